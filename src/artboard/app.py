@@ -1,0 +1,77 @@
+"""The FastAPI application: every domain's router over one set of shared resources."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from redis.asyncio import Redis
+
+from artboard import __version__
+from artboard.auth import admin as auth_admin
+from artboard.auth import pocketbase as auth_pocketbase
+from artboard.auth import routes as auth_routes
+from artboard.auth.service import Accounts, LoginLimits
+from artboard.config import Settings, ensure_secret, load_settings
+from artboard.db import create_engine, session_factory
+from artboard.errors import install_error_handlers
+from artboard.kit.ratelimit import FailureCounter, MemoryFailureCounter, RedisFailureCounter
+from artboard.kit.tokens import TokenSigner
+from artboard.middleware import RequestContext
+from artboard.migrate import upgrade_async
+from artboard.system import routes as system_routes
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        secret = ensure_secret(settings)
+        await upgrade_async(settings.database_url)
+        engine = create_engine(settings.database_url)
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        failures: FailureCounter = RedisFailureCounter(redis) if redis else MemoryFailureCounter()
+        app.state.engine = engine
+        app.state.sessions = session_factory(engine)
+        app.state.redis = redis
+        app.state.accounts = Accounts(
+            TokenSigner(secret, settings.jwt_algorithm, timedelta(minutes=settings.access_token_minutes)),
+            timedelta(minutes=settings.refresh_token_minutes),
+            failures,
+            LoginLimits(
+                settings.login_failures_per_account, settings.login_failures_per_ip, settings.login_failure_window_s
+            ),
+        )
+        app.state.started_at = time.monotonic()
+        try:
+            yield
+        finally:
+            await engine.dispose()
+            if redis is not None:
+                await redis.aclose()
+
+    app = FastAPI(
+        title="Artboard",
+        version=__version__,
+        lifespan=lifespan,
+        description="Accounts, image jobs, a gallery and live progress for AI-image apps.",
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["*"],
+    )
+    app.add_middleware(RequestContext)
+    for module in (system_routes, auth_routes, auth_admin, auth_pocketbase):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,163 @@
+"""PocketBase-compatible record auth for the collections ``users`` and ``generatio_users``.
+
+Both names are views of Artboard's one user base, so a PocketBase SDK client and a seed 002/004 client
+share accounts. Replies copy PocketBase v0.40's shapes, messages and status codes (its SDK reads them).
+"""
+
+from __future__ import annotations
+
+import zlib
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import EmailStr, TypeAdapter, ValidationError
+
+from artboard.auth import repository
+from artboard.auth.deps import AccountsDep, Db, OptionalCaller, client_ip, read_token
+from artboard.errors import AuthenticationFailed, Conflict, Forbidden, PocketBaseError
+from artboard.kit.body import BodyError, read_body
+from artboard.kit.tokens import USERS_COLLECTION_ID
+from artboard.models import User
+
+router = APIRouter(prefix="/api/collections/{collection}", tags=["pocketbase"])
+
+COLLECTIONS = {
+    "users": USERS_COLLECTION_ID,
+    # PocketBase names collections made through its API "pbc_" + crc32(type + name).
+    "generatio_users": f"pbc_{zlib.crc32(b'authgeneratio_users')}",
+}
+MIN_PASSWORD, MAX_PASSWORD = 8, 128
+_email = TypeAdapter(EmailStr)
+
+
+def _collection_id(collection: str) -> str:
+    if collection not in COLLECTIONS:
+        raise PocketBaseError(404, "Missing or invalid collection context.")
+    return COLLECTIONS[collection]
+
+
+def _pb_time(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def record(user: User, collection: str) -> dict[str, Any]:
+    return {
+        "collectionId": COLLECTIONS[collection],
+        "collectionName": collection,
+        "id": user.id,
+        "email": user.email,
+        "emailVisibility": False,
+        "verified": False,
+        "name": user.username,
+        "username": user.username,
+        "avatar": "",
+        "created": _pb_time(user.created),
+        "updated": _pb_time(user.updated),
+    }
+
+
+def _field(code: str, message: str) -> dict[str, str]:
+    return {"code": code, "message": message}
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        return await read_body(request)
+    except BodyError as exc:
+        message = exc.message if exc.reason == "unsupported" else "An error occurred while loading the submitted data."
+        raise PocketBaseError(400, message) from None
+
+
+def _text(data: dict[str, Any], name: str) -> str:
+    value = data.get(name)
+    return value if isinstance(value, str) else ""
+
+
+@router.post("/records")
+async def create_record(collection: str, request: Request, db: Db, accounts: AccountsDep) -> dict[str, Any]:
+    """Register (PocketBase `create`): `{email, password, passwordConfirm}`; answers the record, no token."""
+    _collection_id(collection)
+    data = await _body(request)
+    email, password = _text(data, "email").strip(), _text(data, "password")
+    errors: dict[str, Any] = {}
+    if not email:
+        errors["email"] = _field("validation_required", "Cannot be blank.")
+    else:
+        try:
+            _email.validate_python(email)
+        except ValidationError:
+            errors["email"] = _field("validation_is_email", "Must be a valid email address.")
+    if not password:
+        errors["password"] = _field("validation_required", "Cannot be blank.")
+    elif len(password) < MIN_PASSWORD:
+        errors["password"] = _field("validation_min_text_constraint", f"Must be at least {MIN_PASSWORD} character(s).")
+    elif len(password) > MAX_PASSWORD:
+        errors["password"] = _field("validation_max_text_constraint", f"Must be less than {MAX_PASSWORD} character(s).")
+    if password and _text(data, "passwordConfirm") != password:
+        errors["passwordConfirm"] = _field("validation_values_mismatch", "Values don't match.")
+    if "email" not in errors and await repository.user_by_email(db, email):
+        errors["email"] = _field("validation_not_unique", "Value must be unique.")
+    if errors:
+        raise PocketBaseError(400, "Failed to create record.", errors)
+    try:
+        user = await accounts.register(db, email, password)
+    except Conflict:
+        raise PocketBaseError(
+            400, "Failed to create record.", {"email": _field("validation_not_unique", "Value must be unique.")}
+        ) from None
+    return record(user, collection)
+
+
+@router.post("/auth-with-password")
+async def auth_with_password(collection: str, request: Request, db: Db, accounts: AccountsDep) -> dict[str, Any]:
+    """Sign in with `{identity, password}` (identity is the email); answers `{token, record}`."""
+    collection_id = _collection_id(collection)
+    data = await _body(request)
+    identity, password = _text(data, "identity").strip(), _text(data, "password")
+    missing = {
+        name: _field("validation_required", "Cannot be blank.")
+        for name, value in (("identity", identity), ("password", password))
+        if not value
+    }
+    if missing:
+        raise PocketBaseError(400, "An error occurred while validating the submitted data.", missing)
+    try:
+        user = await accounts.authenticate(db, identity, password, client_ip(request))
+    except (AuthenticationFailed, Forbidden):
+        raise PocketBaseError(400, "Failed to authenticate.") from None
+    tokens = await accounts.open_session(db, user, collection_id)
+    return {"token": tokens.access_token, "record": record(user, collection)}
+
+
+@router.post("/auth-refresh")
+async def auth_refresh(collection: str, request: Request, db: Db, accounts: AccountsDep) -> dict[str, Any]:
+    """A new token for the same session (the SDK's `authRefresh`)."""
+    _collection_id(collection)
+    token, _ = read_token(request)
+    resolved = await accounts.resolve_token(db, token) if token else None
+    if resolved is None:
+        raise PocketBaseError(401, "The request requires valid record authorization token.")
+    user, claims = resolved
+    return {"token": await accounts.refresh_access(db, user, claims), "record": record(user, collection)}
+
+
+@router.get("/auth-methods")
+async def auth_methods(collection: str) -> dict[str, Any]:
+    """Which sign-in methods this collection offers: password with email as identity."""
+    _collection_id(collection)
+    return {
+        "password": {"identityFields": ["email"], "enabled": True},
+        "oauth2": {"providers": [], "enabled": False},
+        "mfa": {"enabled": False, "duration": 0},
+        "otp": {"enabled": False, "duration": 0},
+    }
+
+
+@router.get("/records/{record_id}")
+async def view_record(collection: str, record_id: str, caller: OptionalCaller) -> dict[str, Any]:
+    """The caller's own record; any other id is not found."""
+    _collection_id(collection)
+    if caller is None or caller.user.id != record_id:
+        raise PocketBaseError(404, "The requested resource wasn't found.")
+    return record(caller.user, collection)

@@ -1,0 +1,217 @@
+"""Accounts: registration, sign-in, sessions, token rotation and revocation.
+
+One user base serves every sign-in flow (seed 002's bearer pair, seed 004's cookies, PocketBase records);
+whatever flow issued a token, ``resolve_token`` accepts it.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from artboard.auth import repository
+from artboard.errors import AuthenticationFailed, Conflict, Forbidden, NotFound, RateLimited
+from artboard.kit.passwords import hash_password, verify_password
+from artboard.kit.ratelimit import FailureCounter
+from artboard.kit.tokens import USERS_COLLECTION_ID, TokenClaims, TokenSigner, digest, new_refresh_token
+from artboard.models import AuthSession, RefreshToken, User
+from artboard.models.base import utcnow
+from artboard.models.user import new_token_key
+
+INVALID_CREDENTIALS = "Invalid email or password."
+
+
+class RefreshTokenReused(AuthenticationFailed):
+    """A rotated refresh token came back: its session is revoked, and that revocation must be kept."""
+
+    commit = True
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    per_account: int
+    per_ip: int
+    window_s: int
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+class Accounts:
+    def __init__(
+        self, signer: TokenSigner, refresh_lifetime: timedelta, failures: FailureCounter, limits: LoginLimits
+    ) -> None:
+        self.signer = signer
+        self.refresh_lifetime = refresh_lifetime
+        self._failures = failures
+        self._limits = limits
+
+    async def register(
+        self,
+        db: AsyncSession,
+        email: str,
+        password: str,
+        *,
+        username: str | None = None,
+        gpu_endpoint: str | None = None,
+        role: str = "user",
+    ) -> User:
+        if await repository.user_by_email(db, email):
+            raise Conflict("An account with this email already exists.", detail={"field": "email"})
+        if username is not None and await repository.username_taken(db, username):
+            raise Conflict("This username is taken.", detail={"field": "username"})
+        user = User(
+            email=email,
+            email_key=email.lower(),
+            username=username or await self._free_username(db, email),
+            password_hash=await hash_password(password),
+            role=role,
+            disabled=False,
+            gpu_endpoint=gpu_endpoint,
+            token_key=new_token_key(),
+        )
+        db.add(user)
+        try:
+            async with db.begin_nested():
+                await db.flush()
+        except IntegrityError:
+            raise Conflict("An account with this email or username already exists.") from None
+        return user
+
+    async def _free_username(self, db: AsyncSession, email: str) -> str:
+        base = re.sub(r"[^a-z0-9_.-]", "", email.split("@")[0].lower())[:40] or "user"
+        base = base if len(base) >= 3 else f"{base}user"
+        candidate = base
+        while await repository.username_taken(db, candidate):
+            candidate = f"{base}{secrets.randbelow(1_000_000):06d}"
+        return candidate
+
+    async def authenticate(self, db: AsyncSession, email: str, password: str, client_ip: str) -> User:
+        """Check a password under per-account and per-IP failure limits; one answer for every failure."""
+        account_key, ip_key = f"account:{email.lower()}", f"ip:{client_ip}"
+        wait = max(
+            await self._failures.retry_after(account_key, self._limits.per_account),
+            await self._failures.retry_after(ip_key, self._limits.per_ip),
+        )
+        if wait:
+            raise RateLimited(f"Too many failed sign-in attempts. Try again in {wait} seconds.", retry_after=wait)
+        user = await repository.user_by_email(db, email)
+        if not await verify_password(user.password_hash if user else None, password) or user is None:
+            await self._failures.record(account_key, self._limits.window_s)
+            await self._failures.record(ip_key, self._limits.window_s)
+            raise AuthenticationFailed(INVALID_CREDENTIALS)
+        if user.disabled:
+            raise Forbidden("This account is disabled.")
+        await self._failures.reset(account_key)
+        return user
+
+    async def open_session(
+        self, db: AsyncSession, user: User, collection_id: str = USERS_COLLECTION_ID
+    ) -> IssuedTokens:
+        now = utcnow()
+        session = AuthSession(user_id=user.id, created=now, expires_at=now + self.refresh_lifetime)
+        db.add(session)
+        await db.flush()
+        return await self._issue(db, user, session, collection_id, now)
+
+    async def _issue(
+        self, db: AsyncSession, user: User, session: AuthSession, collection_id: str, now: datetime
+    ) -> IssuedTokens:
+        refresh = new_refresh_token()
+        db.add(RefreshToken(session_id=session.id, token_hash=digest(refresh), created=now))
+        session.expires_at = now + self.refresh_lifetime
+        await db.flush()
+        access = self.signer.issue(user.token_key, TokenClaims(user.id, session.id, collection_id), now)
+        return IssuedTokens(access, refresh, int(self.signer.lifetime.total_seconds()))
+
+    async def rotate(self, db: AsyncSession, refresh_token: str) -> IssuedTokens:
+        """Trade a refresh token for a new pair; a token presented twice revokes its whole session."""
+        found = await repository.refresh_token_by_hash(db, digest(refresh_token))
+        if found is None:
+            raise AuthenticationFailed("The refresh token is invalid or expired.")
+        token, session = found
+        now = utcnow()
+        if token.used_at is not None or not await repository.mark_refresh_token_used(db, token.id, now):
+            session.revoked_at = session.revoked_at or now
+            raise RefreshTokenReused("This refresh token was already used; the session has been ended.")
+        user = await repository.user_by_id(db, session.user_id)
+        if user is None or user.disabled or session.revoked_at is not None or session.expires_at <= now:
+            raise AuthenticationFailed("The refresh token is invalid or expired.")
+        return await self._issue(db, user, session, USERS_COLLECTION_ID, now)
+
+    async def refresh_access(self, db: AsyncSession, user: User, claims: TokenClaims) -> str:
+        """PocketBase-style refresh: a new access token for the same session, which is extended."""
+        session = await db.get(AuthSession, claims.session_id)
+        if session is None:
+            raise AuthenticationFailed("The session has ended.")
+        now = utcnow()
+        session.expires_at = now + self.refresh_lifetime
+        return self.signer.issue(user.token_key, claims, now)
+
+    async def end_session_by_refresh_token(self, db: AsyncSession, refresh_token: str) -> None:
+        found = await repository.refresh_token_by_hash(db, digest(refresh_token))
+        if found is not None:
+            found[1].revoked_at = found[1].revoked_at or utcnow()
+
+    async def end_session(self, db: AsyncSession, session_id: str) -> None:
+        session = await db.get(AuthSession, session_id)
+        if session is not None:
+            session.revoked_at = session.revoked_at or utcnow()
+
+    async def resolve_token(self, db: AsyncSession, token: str) -> tuple[User, TokenClaims] | None:
+        """The user a token belongs to, or None when it is forged, expired, revoked or the user disabled."""
+        claims = self.signer.peek(token)
+        if claims is None:
+            return None
+        found = await repository.user_with_session(db, claims.user_id, claims.session_id)
+        if found is None:
+            return None
+        user, session = found
+        if user.disabled or session.revoked_at is not None or session.expires_at <= utcnow():
+            return None
+        if not self.signer.verify(token, user.token_key):
+            return None
+        return user, claims
+
+    async def change_password(self, db: AsyncSession, user: User, old_password: str, new_password: str) -> None:
+        if not await verify_password(user.password_hash, old_password):
+            raise AuthenticationFailed("The current password is not correct.")
+        user.password_hash = await hash_password(new_password)
+        await self.revoke_all(db, user)
+
+    async def revoke_all(self, db: AsyncSession, user: User) -> None:
+        """End every session of the user and void every access token already issued."""
+        user.token_key = new_token_key()
+        await repository.revoke_user_sessions(db, user.id, utcnow())
+        await db.flush()
+
+    async def set_gpu_endpoint(self, db: AsyncSession, user: User, endpoint: str | None) -> User:
+        user.gpu_endpoint = endpoint
+        await db.flush()
+        return user
+
+    async def admin_update(
+        self, db: AsyncSession, admin: User, user_id: str, role: str | None, disabled: bool | None
+    ) -> User:
+        target = await repository.user_by_id(db, user_id)
+        if target is None:
+            raise NotFound("No user with this id.")
+        if target.id == admin.id and (disabled or role == "user"):
+            raise Conflict("An admin cannot disable or demote their own account.")
+        if role is not None:
+            target.role = role
+        if disabled is not None and disabled != target.disabled:
+            target.disabled = disabled
+            if disabled:
+                await self.revoke_all(db, target)
+        await db.flush()
+        return target

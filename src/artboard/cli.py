@@ -1,0 +1,111 @@
+"""``artboard serve | migrate | user create | doctor``: parse arguments, call the service, report."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from artboard.config import ConfigError, Settings, load_settings
+from artboard.logs import configure_logging
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(**_overrides(args))
+    except ConfigError as exc:
+        print(f"artboard: {exc}", file=sys.stderr)
+        return 2
+    result: int = args.handler(settings, args)
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="artboard", description="Artboard: a backend for AI-image apps.")
+    parser.add_argument("--data-dir", type=Path, help="where the SQLite file, secret and files live")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--data-dir", type=Path, dest="serve_data_dir")
+    serve.add_argument("--no-worker", action="store_true", help="do not run job workers in this process")
+    serve.set_defaults(handler=_serve)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate.set_defaults(handler=_migrate)
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(required=True, metavar="ACTION")
+    create = user.add_parser("create", help="create a user")
+    create.add_argument("email")
+    create.add_argument("--password", required=True)
+    create.add_argument("--username")
+    create.add_argument("--admin", action="store_true")
+    create.set_defaults(handler=_user_create)
+
+    doctor = commands.add_parser("doctor", help="show configuration and check every dependency is reachable")
+    doctor.set_defaults(handler=_doctor)
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    data_dir = getattr(args, "serve_data_dir", None) or args.data_dir
+    overrides = {"host": getattr(args, "host", None), "port": getattr(args, "port", None), "data_dir": data_dir}
+    if getattr(args, "no_worker", False):
+        overrides["run_worker"] = False
+    return overrides
+
+
+def _serve(settings: Settings, _args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from artboard.app import create_app
+
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        log_level=settings.log_level,
+        server_header=False,
+    )
+    return 0
+
+
+def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    from artboard.migrate import upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    print("artboard: database is up to date")
+    return 0
+
+
+def _user_create(settings: Settings, args: argparse.Namespace) -> int:
+    from artboard.ops import create_user
+
+    try:
+        user_id = asyncio.run(create_user(settings, args.email, args.password, args.username, args.admin))
+    except ValueError as exc:
+        print(f"artboard: {exc}", file=sys.stderr)
+        return 1
+    print(f"artboard: created user {user_id} ({args.email})")
+    return 0
+
+
+def _doctor(settings: Settings, _args: argparse.Namespace) -> int:
+    from artboard.ops import doctor
+
+    report = asyncio.run(doctor(settings))
+    for line in report.lines:
+        print(line)
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""One Settings object for the whole service.
+
+Every setting reads ``ARTBOARD_<NAME>``; where a seed system documented its own variable name
+(``DATABASE_URL``, ``JWT_SECRET_KEY``...), that name is accepted too, so an existing ``.env`` keeps working.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _env(default: Any, name: str, *aliases: str, **constraints: Any) -> Any:
+    return Field(default, validation_alias=AliasChoices(f"ARTBOARD_{name}", *aliases), **constraints)
+
+
+class ConfigError(Exception):
+    """A setting has a value the service cannot start with; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    host: str = _env("127.0.0.1", "HOST", "HOST")
+    port: int = _env(8080, "PORT", "PORT", ge=1, le=65535)
+    data_dir: Path = _env(Path("artboard-data"), "DATA_DIR")
+    database_url: str = _env("", "DATABASE_URL", "DATABASE_URL")
+    redis_url: str | None = _env(None, "REDIS_URL", "REDIS_URL")
+    secret_key: str | None = _env(None, "SECRET_KEY", "JWT_SECRET_KEY")
+    jwt_algorithm: str = _env("HS256", "JWT_ALGORITHM", "JWT_ALGORITHM")
+    access_token_minutes: int = _env(
+        60, "ACCESS_TOKEN_MINUTES", "ACCESS_TOKEN_EXPIRE_MINUTES", "JWT_ACCESS_TOKEN_EXPIRE_MINUTES", ge=1
+    )
+    refresh_token_minutes: int = _env(7 * 24 * 60, "REFRESH_TOKEN_MINUTES", "REFRESH_TOKEN_EXPIRE_MINUTES", ge=1)
+    allowed_origins: Annotated[list[str], NoDecode] = _env([], "ALLOWED_ORIGINS", "ALLOWED_ORIGINS")
+    public_url: str | None = _env(None, "PUBLIC_URL", "BASE_URL")
+    cookie_secure: bool = _env(False, "COOKIE_SECURE")
+    login_failures_per_account: int = _env(10, "LOGIN_FAILURES_PER_ACCOUNT", ge=1)
+    login_failures_per_ip: int = _env(100, "LOGIN_FAILURES_PER_IP", ge=1)
+    login_failure_window_s: int = _env(300, "LOGIN_FAILURE_WINDOW_S", ge=1)
+    run_worker: bool = _env(True, "RUN_WORKER")
+    log_level: str = _env("info", "LOG_LEVEL")
+
+    @field_validator("jwt_algorithm")
+    @classmethod
+    def _hmac_only(cls, value: str) -> str:
+        if value not in {"HS256", "HS384", "HS512"}:
+            raise ValueError("must be HS256, HS384 or HS512")
+        return value
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        """Accept both a JSON list (seed 004) and a comma-separated string (seed 002)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        """Seeds wrote sync URLs (``postgresql://``); the service always talks through an async driver."""
+        for plain, driver in (
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("postgres://", "postgresql+asyncpg://"),
+            ("sqlite://", "sqlite+aiosqlite://"),
+        ):
+            if value.startswith(plain):
+                return driver + value[len(plain) :]
+        if value and not value.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            raise ValueError("must be a postgresql:// or sqlite:// URL")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from explicit overrides (CLI flags, tests), the environment and ``.env``, in that order.
+
+    Raises ConfigError with one line naming the offending variable.
+    """
+    try:
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    if not settings.database_url:
+        settings.database_url = f"sqlite+aiosqlite:///{(settings.data_dir / 'artboard.db').resolve()}"
+    return settings
+
+
+def _describe(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    field = str(error["loc"][0]) if error["loc"] else "?"
+    alias = Settings.model_fields[field].validation_alias if field in Settings.model_fields else None
+    names = [n for n in alias.choices if isinstance(n, str)] if isinstance(alias, AliasChoices) else [field]
+    name = next((n for n in names if n in os.environ), names[0])
+    return f"invalid configuration: {name}: {error['msg']}"
+
+
+def ensure_secret(settings: Settings) -> str:
+    """Return the signing secret, generating one under the data dir (mode 0600) on first start."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.data_dir / "secret.key"
+    if path.exists():
+        return path.read_text().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+    return secret

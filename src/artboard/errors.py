@@ -1,0 +1,156 @@
+"""Errors the services raise, and the one place that turns them into responses.
+
+Artboard's routes answer ``{"error", "message", "detail"}``; the PocketBase-compatible routes under
+``/api/collections/`` answer in PocketBase's own ``{"status", "message", "data"}`` so its SDK understands them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("artboard.errors")
+
+POCKETBASE_PREFIX = "/api/collections/"
+
+
+class AppError(Exception):
+    status = 400
+    code = "validation_error"
+    # True when the changes made before the error must still be committed (e.g. a revocation).
+    commit = False
+
+    def __init__(self, message: str, *, detail: Any = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+        self.headers = headers
+
+
+class ValidationFailed(AppError):
+    status, code = 400, "validation_error"
+
+
+class AuthenticationFailed(AppError):
+    status, code = 401, "authentication_error"
+
+
+class Forbidden(AppError):
+    status, code = 403, "authorization_error"
+
+
+class NotFound(AppError):
+    status, code = 404, "not_found"
+
+
+class Conflict(AppError):
+    status, code = 409, "conflict"
+
+
+class RateLimited(AppError):
+    status, code = 429, "rate_limit_error"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
+
+
+class PocketBaseError(Exception):
+    """An error rendered exactly as PocketBase renders it (``data`` holds per-field errors)."""
+
+    def __init__(self, status: int, message: str, data: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.data = data or {}
+
+
+_STATUS_CODES = {
+    400: "validation_error",
+    401: "authentication_error",
+    403: "authorization_error",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "validation_error",
+    422: "validation_error",
+    429: "rate_limit_error",
+    502: "external_error",
+}
+
+_STATUS_MESSAGES = {
+    404: "The requested resource wasn't found.",
+    405: "This method is not allowed on this path.",
+}
+
+
+def error_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    detail: Any = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    if request.url.path.startswith(POCKETBASE_PREFIX):
+        body: dict[str, Any] = {"data": {}, "message": message, "status": status}
+    else:
+        body = {"error": code, "message": message, "detail": detail}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
+    return ".".join(parts) or "body"
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return error_response(request, exc.status, exc.code, exc.message, exc.detail, exc.headers)
+
+
+async def _pocketbase_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PocketBaseError)
+    return JSONResponse({"data": exc.data, "message": exc.message, "status": exc.status}, status_code=exc.status)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return error_response(request, 400, "validation_error", "The request body is not valid JSON.")
+    fields = [{"field": _field_name(tuple(e["loc"])), "message": e["msg"]} for e in errors]
+    first = fields[0]
+    message = f"{first['field']}: {first['message']}"
+    return error_response(request, 422, "validation_error", message, fields)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _STATUS_CODES.get(exc.status_code, "internal_error" if exc.status_code >= 500 else "validation_error")
+    message = _STATUS_MESSAGES.get(exc.status_code) or str(exc.detail)
+    return error_response(request, exc.status_code, code, message, headers=getattr(exc, "headers", None))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(request, 500, "internal_error", "Something went wrong on our side.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(PocketBaseError, _pocketbase_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+def json_body_error(exc: json.JSONDecodeError) -> ValidationFailed:
+    return ValidationFailed(f"The request body is not valid JSON ({exc.msg}).")

@@ -1,0 +1,7 @@
+"""SQLAlchemy models, one table per file, imported here so Alembic and the app see every table."""
+
+from artboard.models.auth_session import AuthSession, RefreshToken
+from artboard.models.base import Base
+from artboard.models.user import User
+
+__all__ = ["AuthSession", "Base", "RefreshToken", "User"]

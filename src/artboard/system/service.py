@@ -1,0 +1,30 @@
+"""Health facts: is the database answering, and how loaded is this machine."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import psutil
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+async def database_health(engine: AsyncEngine) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure means "down"; the reason is reported, not raised
+        return {"ok": False, "latency_ms": None, "error": type(exc).__name__}
+    return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+def system_metrics(data_dir: str) -> dict[str, Any]:
+    memory = psutil.virtual_memory()
+    disk = psutil.disk_usage(data_dir)
+    return {
+        "cpu_percent": psutil.cpu_percent(interval=None),
+        "memory": {"total": memory.total, "available": memory.available, "percent": memory.percent},
+        "disk": {"total": disk.total, "free": disk.free, "percent": disk.percent},
+    }
