@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from artboard.auth.schemas import RegisterRequest
 from artboard.auth.service import Accounts, LoginLimits
 from artboard.config import Settings, ensure_secret
-from artboard.db import create_engine, session_factory, transaction
+from artboard.db import create_engine, session_factory
 from artboard.errors import AppError
 from artboard.kit.ratelimit import MemoryFailureCounter
 from artboard.kit.tokens import TokenSigner
@@ -37,16 +37,16 @@ async def create_user(settings: Settings, email: str, password: str, username: s
         LoginLimits(1, 1, 1),
     )
     try:
-        async for db in transaction(session_factory(engine)):
+        async with session_factory(engine)() as db:
             user = await accounts.register(
                 db, str(request.email), request.password, username=request.username, role="admin" if admin else "user"
             )
+            await db.commit()
             return user.id
     except AppError as exc:
         raise ValueError(exc.message) from None
     finally:
         await engine.dispose()
-    raise AssertionError("unreachable")
 
 
 @dataclass

@@ -32,7 +32,7 @@ _docs_bearer = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
 
 
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
-    async for session in transaction(request.app.state.sessions):
+    async with transaction(request.app.state.sessions) as session:
         yield session
 
 

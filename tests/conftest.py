@@ -1,0 +1,33 @@
+"""Every API test runs against a live server over SQLite and again over PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import Account, LiveServer, live_server, postgres_database, register_and_login
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    data_dir: Path = tmp_path_factory.mktemp(f"data-{request.param}")
+    if request.param == "sqlite":
+        with live_server(data_dir) as running:
+            yield running
+    else:
+        with postgres_database() as url, live_server(data_dir, database_url=url) as running:
+            yield running
+
+
+@pytest.fixture
+def client(server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture
+def account(client: httpx.Client) -> Account:
+    return register_and_login(client)

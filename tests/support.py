@@ -1,0 +1,121 @@
+"""Test helpers: a real Artboard server on a free port, and small HTTP conveniences."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from artboard.app import create_app
+from artboard.config import Settings, load_settings
+
+PG_ADMIN_URL = os.environ.get("ARTBOARD_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("ARTBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class LiveServer:
+    url: str
+    settings: Settings
+    app: Any
+
+
+@contextmanager
+def live_server(data_dir: Path, **overrides: Any) -> Iterator[LiveServer]:
+    """Serve ``create_app`` with uvicorn in a thread, exactly as ``artboard serve`` does, over real HTTP."""
+    port = free_port()
+    settings = load_settings(data_dir=data_dir, port=port, **overrides)
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("test server did not start")
+        time.sleep(0.02)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", settings, app)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh, uniquely named PostgreSQL database for one test session, dropped afterwards."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(PG_ADMIN_URL)
+    name = f"artboard_test_{uuid.uuid4().hex[:10]}"
+    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def run(sql: str) -> None:
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+@dataclass
+class Account:
+    email: str
+    password: str
+    user: dict[str, Any]
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+def register_and_login(client: httpx.Client, prefix: str = "user", **extra: Any) -> Account:
+    email = unique_email(prefix)
+    created = client.post("/auth/register", json={"email": email, "password": PASSWORD, **extra})
+    assert created.status_code == 201, created.text
+    tokens = client.post("/auth/login", json={"email": email, "password": PASSWORD})
+    assert tokens.status_code == 200, tokens.text
+    body = tokens.json()
+    return Account(email, PASSWORD, created.json(), body["access_token"], body["refresh_token"])
+
+
+def assert_envelope(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """Artboard's error envelope: ``{error, message, detail}`` with a human message."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert body["error"] == code, body
+    assert isinstance(body["message"], str) and body["message"], body
+    assert "detail" in body
+    return body
