@@ -60,28 +60,34 @@ def live_server(data_dir: Path, **overrides: Any) -> Iterator[LiveServer]:
         thread.join(timeout=10)
 
 
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    """A fresh, uniquely named PostgreSQL database for one test session, dropped afterwards."""
+def pg_admin_execute(sql: str) -> None:
+    """Run one statement on the admin database (CREATE/DROP DATABASE cannot run in a transaction)."""
     import asyncpg
     from sqlalchemy.engine import make_url
 
-    admin = make_url(PG_ADMIN_URL)
-    name = f"artboard_test_{uuid.uuid4().hex[:10]}"
-    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = make_url(PG_ADMIN_URL).set(drivername="postgresql").render_as_string(hide_password=False)
 
-    async def run(sql: str) -> None:
+    async def run() -> None:
         connection = await asyncpg.connect(dsn)
         try:
             await connection.execute(sql)
         finally:
             await connection.close()
 
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    asyncio.run(run())
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh, uniquely named PostgreSQL database for one test session, dropped afterwards."""
+    from sqlalchemy.engine import make_url
+
+    name = f"artboard_test_{uuid.uuid4().hex[:10]}"
+    pg_admin_execute(f'CREATE DATABASE "{name}"')
     try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        pg_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def unique_email(prefix: str = "user") -> str:

@@ -101,11 +101,18 @@ def load_settings(**overrides: Any) -> Settings:
 
 def _describe(exc: ValidationError) -> str:
     error = exc.errors()[0]
-    field = str(error["loc"][0]) if error["loc"] else "?"
-    alias = Settings.model_fields[field].validation_alias if field in Settings.model_fields else None
-    names = [n for n in alias.choices if isinstance(n, str)] if isinstance(alias, AliasChoices) else [field]
-    name = next((n for n in names if n in os.environ), names[0])
-    return f"invalid configuration: {name}: {error['msg']}"
+    reported = str(error["loc"][0]) if error["loc"] else "?"
+    return f"invalid configuration: {_variable_name(reported)}: {error['msg']}"
+
+
+def _variable_name(reported: str) -> str:
+    """Pydantic reports a field by its first alias; name the variable the user actually set."""
+    for name, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        choices = [c for c in alias.choices if isinstance(c, str)] if isinstance(alias, AliasChoices) else []
+        if reported == name or reported in choices:
+            return next((c for c in choices if c in os.environ), choices[0] if choices else name)
+    return reported
 
 
 def ensure_secret(settings: Settings) -> str:

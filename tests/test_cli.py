@@ -1,0 +1,119 @@
+"""The `artboard` command: serve on embedded defaults, migrate, user create, doctor, and what it logs."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.support import PASSWORD, free_port, unique_email
+
+ARTBOARD = str(Path(sys.executable).parent / "artboard")
+CLEAN_ENV = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+
+
+def artboard(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [ARTBOARD, *args], cwd=cwd, env={**CLEAN_ENV, **(env or {})}, capture_output=True, text=True, timeout=60
+    )
+
+
+@contextmanager
+def serving(cwd: Path, log: Path) -> Iterator[str]:
+    """`artboard serve` as a user runs it: no flags but a port, in a directory with nothing configured."""
+    port = free_port()
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [ARTBOARD, "serve", "--port", str(port)], cwd=cwd, env=CLEAN_ENV, stdout=sink, stderr=sink
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def test_serve_on_embedded_defaults_keeps_its_secret_across_restarts(tmp_path: Path) -> None:
+    log = tmp_path / "serve.log"
+    email = unique_email()
+    with serving(tmp_path, log) as url:
+        httpx.post(f"{url}/auth/register", json={"email": email, "password": PASSWORD}).raise_for_status()
+        token = httpx.post(f"{url}/auth/login", json={"email": email, "password": PASSWORD}).json()["access_token"]
+    secret = tmp_path / "artboard-data" / "secret.key"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert (tmp_path / "artboard-data" / "artboard.db").exists()
+    with serving(tmp_path, log) as url:
+        me = httpx.get(f"{url}/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200 and me.json()["email"] == email
+
+
+def test_logs_one_json_line_per_request_without_secrets(tmp_path: Path) -> None:
+    import json
+
+    log = tmp_path / "serve.log"
+    email = unique_email()
+    with serving(tmp_path, log) as url:
+        httpx.post(f"{url}/auth/register", json={"email": email, "password": PASSWORD}).raise_for_status()
+        tokens = httpx.post(f"{url}/api/auth/login", json={"email": email, "password": PASSWORD})
+        cookie = tokens.cookies["access_token"]
+        httpx.get(f"{url}/api/auth/me", cookies={"access_token": cookie}, headers={"X-Request-ID": "find-me"})
+        httpx.get(f"{url}/api/check_auth?token={cookie}", headers={"Authorization": f"Bearer {cookie}"})
+    text = log.read_text()
+    for secret in (PASSWORD, cookie, "correct horse"):
+        assert secret not in text
+    requests = [json.loads(line) for line in text.splitlines() if '"artboard.access"' in line]
+    me = next(r for r in requests if r["request_id"] == "find-me")
+    assert me["method"] == "GET" and me["path"] == "/api/auth/me" and me["status"] == 200
+    assert me["user_id"] and me["duration_ms"] >= 0
+
+
+def test_migrate_is_idempotent(tmp_path: Path) -> None:
+    for _ in range(2):
+        result = artboard("migrate", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    assert (tmp_path / "artboard-data" / "artboard.db").exists()
+
+
+def test_user_create_makes_a_user_who_can_sign_in_and_refuses_bad_input(tmp_path: Path) -> None:
+    created = artboard(
+        "user", "create", "Ops@Example.com", "--password", PASSWORD, "--username", "ops", "--admin", cwd=tmp_path
+    )
+    assert created.returncode == 0, created.stderr
+    duplicate = artboard("user", "create", "ops@example.com", "--password", PASSWORD, cwd=tmp_path)
+    assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
+    short = artboard("user", "create", "new@example.com", "--password", "short", cwd=tmp_path)
+    assert short.returncode == 1 and "password" in short.stderr
+
+
+def test_doctor_masks_secrets_and_checks_dependencies(tmp_path: Path) -> None:
+    env = {"JWT_SECRET_KEY": "do-not-print-me", "DATABASE_URL": "postgresql://postgres:pw-hidden@127.0.0.1:1/x"}
+    failing = artboard("doctor", cwd=tmp_path, env={**env, "REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert failing.returncode == 1
+    assert "do-not-print-me" not in failing.stdout and "pw-hidden" not in failing.stdout
+    assert "FAIL database" in failing.stdout and "FAIL redis" in failing.stdout
+    healthy = artboard("doctor", cwd=tmp_path)
+    assert healthy.returncode == 0, healthy.stdout
+    assert "ok   database" in healthy.stdout and "ok   storage" in healthy.stdout
+
+
+def test_bad_configuration_stops_the_server_with_one_line(tmp_path: Path) -> None:
+    result = artboard("serve", cwd=tmp_path, env={"ARTBOARD_PORT": "not-a-port"})
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "ARTBOARD_PORT" in result.stderr
