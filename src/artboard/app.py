@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,10 +21,32 @@ from artboard.config import Settings, ensure_secret, load_settings
 from artboard.db import create_engine, session_factory
 from artboard.errors import install_error_handlers
 from artboard.kit.ratelimit import FailureCounter, MemoryFailureCounter, RedisFailureCounter
+from artboard.kit.signing import UrlSigner
 from artboard.kit.tokens import TokenSigner
+from artboard.library import routes as library_routes
+from artboard.library.maintenance import maintenance_loop
+from artboard.library.service import Library
+from artboard.library.uploads import DirectUploads
+from artboard.media import routes as media_routes
+from artboard.media.service import ImageLimits, Media
+from artboard.media.storage import LocalStorage, S3Config, S3Storage, Storage
 from artboard.middleware import RequestContext
 from artboard.migrate import upgrade_async
 from artboard.system import routes as system_routes
+
+
+def build_storage(settings: Settings, signer: UrlSigner) -> Storage:
+    if settings.s3_bucket:
+        return S3Storage(
+            S3Config(
+                settings.s3_bucket,
+                settings.s3_region,
+                settings.s3_endpoint_url,
+                settings.s3_access_key_id,
+                settings.s3_secret_access_key,
+            )
+        )
+    return LocalStorage(settings.data_dir / "files", signer)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -48,10 +71,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.login_failures_per_account, settings.login_failures_per_ip, settings.login_failure_window_s
             ),
         )
+        storage_signer = UrlSigner(secret, "storage")
+        storage = build_storage(settings, storage_signer)
+        limits = ImageLimits(
+            frozenset(settings.allowed_file_types), settings.max_image_pixels, settings.storage_quota_bytes
+        )
+        library = Library(Media(storage, app.state.sessions, limits), timedelta(days=settings.trash_retention_days))
+        app.state.storage, app.state.storage_signer, app.state.library = storage, storage_signer, library
+        app.state.uploads = DirectUploads(
+            library, storage_signer, settings.max_file_size, settings.presigned_url_expiration_s
+        )
         app.state.started_at = time.monotonic()
+        background = (
+            [
+                asyncio.create_task(
+                    maintenance_loop(app.state.sessions, library, app.state.uploads, settings.maintenance_interval_s)
+                )
+            ]
+            if settings.run_worker
+            else []
+        )
         try:
             yield
         finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             await engine.dispose()
             if redis is not None:
                 await redis.aclose()
@@ -72,6 +117,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
     )
     app.add_middleware(RequestContext)
-    for module in (system_routes, auth_routes, auth_admin, auth_pocketbase):
+    for module in (system_routes, auth_routes, auth_admin, auth_pocketbase, library_routes, media_routes):
         app.include_router(module.router)
     return app

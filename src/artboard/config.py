@@ -44,6 +44,22 @@ class Settings(BaseSettings):
     login_failures_per_account: int = _env(10, "LOGIN_FAILURES_PER_ACCOUNT", ge=1)
     login_failures_per_ip: int = _env(100, "LOGIN_FAILURES_PER_IP", ge=1)
     login_failure_window_s: int = _env(300, "LOGIN_FAILURE_WINDOW_S", ge=1)
+    max_file_size: int = _env(10 * 1024 * 1024, "MAX_FILE_SIZE", "MAX_FILE_SIZE", ge=1)
+    allowed_file_types: Annotated[list[str], NoDecode] = _env(
+        ["image/jpeg", "image/png", "image/webp", "image/gif"], "ALLOWED_FILE_TYPES", "ALLOWED_FILE_TYPES"
+    )
+    max_image_pixels: int = _env(60_000_000, "MAX_IMAGE_PIXELS", ge=1)
+    storage_quota_bytes: int = _env(0, "STORAGE_QUOTA_BYTES", ge=0)
+    trash_retention_days: int = _env(30, "TRASH_RETENTION_DAYS", ge=1)
+    maintenance_interval_s: int = _env(3600, "MAINTENANCE_INTERVAL_S", ge=1)
+    s3_bucket: str | None = _env(None, "S3_BUCKET", "AWS_BUCKET_NAME")
+    s3_region: str = _env("us-east-1", "S3_REGION", "AWS_REGION")
+    s3_endpoint_url: str | None = _env(None, "S3_ENDPOINT_URL", "AWS_ENDPOINT_URL")
+    s3_access_key_id: str | None = _env(None, "S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID")
+    s3_secret_access_key: str | None = _env(None, "S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")
+    presigned_url_expiration_s: int = _env(
+        900, "PRESIGNED_URL_EXPIRATION", "AWS_PRESIGNED_URL_EXPIRATION", ge=1, le=7 * 24 * 3600
+    )
     run_worker: bool = _env(True, "RUN_WORKER")
     log_level: str = _env("info", "LOG_LEVEL")
 
@@ -54,15 +70,23 @@ class Settings(BaseSettings):
             raise ValueError("must be HS256, HS384 or HS512")
         return value
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("allowed_origins", "allowed_file_types", mode="before")
     @classmethod
-    def _split_origins(cls, value: Any) -> Any:
+    def _split_list(cls, value: Any) -> Any:
         """Accept both a JSON list (seed 004) and a comma-separated string (seed 002)."""
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("allowed_file_types")
+    @classmethod
+    def _known_types(cls, value: list[str]) -> list[str]:
+        known = {"image/jpeg", "image/png", "image/webp", "image/gif"}
+        if not value or not set(value) <= known:
+            raise ValueError(f"must be a non-empty list drawn from {', '.join(sorted(known))}")
         return value
 
     @field_validator("database_url")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,6 +18,14 @@ def create_engine(database_url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(database_url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+AFTER_COMMIT = "artboard.after_commit"
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
+    """Run ``callback`` after this session's transaction commits, e.g. deleting a file the new rows replace."""
+    session.info.setdefault(AFTER_COMMIT, []).append(callback)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -36,11 +44,16 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 @asynccontextmanager
 async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One session per request: committed when the handler returns, rolled back when it raises."""
+    """One session per request: committed when the handler returns, rolled back when it raises.
+
+    Work registered with ``after_commit`` runs only once the commit succeeded (and never on rollback).
+    """
     async with factory() as session:
         try:
             yield session
             await session.commit()
+            for callback in session.info.pop(AFTER_COMMIT, []):
+                await callback()
         except AppError as exc:
             await (session.commit() if exc.commit else session.rollback())
             raise

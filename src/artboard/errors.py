@@ -53,6 +53,10 @@ class Conflict(AppError):
     status, code = 409, "conflict"
 
 
+class PayloadTooLarge(AppError):
+    status, code = 413, "payload_too_large"
+
+
 class RateLimited(AppError):
     status, code = 429, "rate_limit_error"
 

@@ -18,7 +18,7 @@ from artboard.kit.tokens import TokenSigner
 from artboard.migrate import upgrade_async
 from artboard.system.service import database_health
 
-SECRET_FIELDS = {"secret_key"}
+SECRET_FIELDS = {"secret_key", "s3_secret_access_key"}
 
 
 async def create_user(settings: Settings, email: str, password: str, username: str | None, admin: bool) -> str:

@@ -2,6 +2,7 @@
 
 from artboard.models.auth_session import AuthSession, RefreshToken
 from artboard.models.base import Base
+from artboard.models.library import Blob, Folder, Image, Preference
 from artboard.models.user import User
 
-__all__ = ["AuthSession", "Base", "RefreshToken", "User"]
+__all__ = ["AuthSession", "Base", "Blob", "Folder", "Image", "Preference", "RefreshToken", "User"]

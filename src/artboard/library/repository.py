@@ -1,0 +1,95 @@
+"""All SQL of the gallery; every query is filtered by owner."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from artboard.models import Blob, Folder, Image, Preference
+
+
+async def folder(db: AsyncSession, owner_id: str, folder_id: str, *, trashed: bool = False) -> Folder | None:
+    query = select(Folder).where(Folder.id == folder_id, Folder.owner_id == owner_id)
+    query = query.where(Folder.deleted_at.is_not(None) if trashed else Folder.deleted_at.is_(None))
+    return (await db.execute(query)).scalar_one_or_none()
+
+
+async def folders(db: AsyncSession, owner_id: str) -> list[Folder]:
+    query = select(Folder).where(Folder.owner_id == owner_id, Folder.deleted_at.is_(None))
+    return list((await db.execute(query.order_by(Folder.created, Folder.id))).scalars())
+
+
+async def parent_ids(db: AsyncSession, owner_id: str) -> dict[str, str | None]:
+    """Every folder of the owner (trashed included) and its parent: enough to walk the tree in memory."""
+    rows = await db.execute(select(Folder.id, Folder.parent_id).where(Folder.owner_id == owner_id))
+    return {row.id: row.parent_id for row in rows}
+
+
+async def image(db: AsyncSession, owner_id: str, image_id: str, *, trashed: bool = False) -> tuple[Image, Blob] | None:
+    query = (
+        select(Image, Blob)
+        .join(Blob, Blob.id == Image.blob_id)
+        .where(Image.id == image_id, Image.owner_id == owner_id)
+        .where(Image.deleted_at.is_not(None) if trashed else Image.deleted_at.is_(None))
+    )
+    row = (await db.execute(query)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def image_by_upload_key(db: AsyncSession, owner_id: str, key: str) -> tuple[Image, Blob] | None:
+    query = (
+        select(Image, Blob)
+        .join(Blob, Blob.id == Image.blob_id)
+        .where(Image.owner_id == owner_id, Image.upload_key == key, Image.deleted_at.is_(None))
+    )
+    row = (await db.execute(query)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def images(
+    db: AsyncSession, owner_id: str, *, folder_id: str | None, source: str | None, offset: int, limit: int
+) -> tuple[list[tuple[Image, Blob]], int]:
+    conditions = [Image.owner_id == owner_id, Image.deleted_at.is_(None)]
+    if folder_id is not None:
+        conditions.append(Image.folder_id == folder_id)
+    if source is not None:
+        conditions.append(Image.source == source)
+    total = (await db.execute(select(func.count()).select_from(Image).where(*conditions))).scalar_one()
+    rows = await db.execute(
+        select(Image, Blob)
+        .join(Blob, Blob.id == Image.blob_id)
+        .where(*conditions)
+        .order_by(Image.created.desc(), Image.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in rows], total
+
+
+async def trash(db: AsyncSession, owner_id: str) -> tuple[list[Image], list[Folder]]:
+    images_ = await db.execute(select(Image).where(Image.owner_id == owner_id, Image.deleted_at.is_not(None)))
+    folders_ = await db.execute(select(Folder).where(Folder.owner_id == owner_id, Folder.deleted_at.is_not(None)))
+    return list(images_.scalars()), list(folders_.scalars())
+
+
+async def set_deleted(
+    db: AsyncSession, owner_id: str, folder_ids: list[str], when: datetime | None, *, match: datetime | None = None
+) -> None:
+    """Trash (or restore, ``when=None``) folders and the images in them; ``match`` restores one deletion only."""
+    for model, column in ((Folder, Folder.id), (Image, Image.folder_id)):
+        query = update(model).where(model.owner_id == owner_id, column.in_(folder_ids))
+        query = query.where(model.deleted_at == match) if match else query.where(model.deleted_at.is_(None))
+        await db.execute(query.values(deleted_at=when).execution_options(synchronize_session=False))
+
+
+async def expired_trash(db: AsyncSession, cutoff: datetime) -> tuple[list[Image], list[Folder]]:
+    images_ = await db.execute(select(Image).where(Image.deleted_at < cutoff))
+    folders_ = await db.execute(select(Folder).where(Folder.deleted_at < cutoff))
+    return list(images_.scalars()), list(folders_.scalars())
+
+
+async def preference(db: AsyncSession, owner_id: str, model_name: str) -> Preference | None:
+    query = select(Preference).where(Preference.owner_id == owner_id, Preference.model_name == model_name)
+    return (await db.execute(query)).scalar_one_or_none()

@@ -1,0 +1,130 @@
+"""Request and response models of the gallery: images, folders, collection items, trash, preferences."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
+EntityId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{15}$")]
+ModelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class FolderCreate(BaseModel):
+    name: Name
+    parent_id: EntityId | None = None
+    private: bool = False
+
+
+class FolderPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    parent_id: EntityId | None = None
+    private: bool | None = None
+
+
+class FolderOut(BaseModel):
+    """Seed 001's folder shape: `parent_id` is "" for a top-level folder."""
+
+    id: str
+    user_id: str
+    name: str
+    parent_id: str
+    private: bool
+    created: datetime
+    updated: datetime
+
+
+class FolderCreated(BaseModel):
+    id: str
+    name: str
+    parent_id: str
+    created: datetime
+
+
+class FolderList(BaseModel):
+    collections: list[FolderOut]
+
+
+class ImagePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    folder_id: EntityId | None = None
+
+
+class ImageOut(BaseModel):
+    id: str
+    title: str
+    folder_id: str | None
+    source: str
+    content_type: str
+    width: int
+    height: int
+    size: int
+    sha256: str
+    metadata: dict[str, Any]
+    thumbnail_url: str
+    square_url: str
+    original_url: str
+    created: datetime
+    updated: datetime
+
+
+class CollectionItemJson(BaseModel):
+    title: Title
+    image_base64: Annotated[str, Field(min_length=1)]
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class CollectionItemOut(BaseModel):
+    id: str
+    title: str
+    metadata: dict[str, Any]
+    content_type: str
+    width: int
+    height: int
+    thumbnail_url: str
+    image_url: str
+    created: datetime
+
+
+class CollectionImage(BaseModel):
+    image: str
+    content_type: str
+
+
+class TrashItem(BaseModel):
+    id: str
+    type: Literal["image", "folder"]
+    name: str
+    deleted_at: datetime
+    purge_after: datetime
+
+
+class TrashList(BaseModel):
+    items: list[TrashItem]
+
+
+class PreferencesQuery(BaseModel):
+    model_name: ModelName
+
+
+class PreferencesSave(BaseModel):
+    model_name: ModelName
+    preferences: dict[str, Any]
+
+
+class PreferencesOut(BaseModel):
+    model_name: str
+    has_preferences: bool
+    preferences: dict[str, Any]
+
+
+class Saved(BaseModel):
+    success: bool = True
+    message: str

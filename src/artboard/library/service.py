@@ -1,0 +1,216 @@
+"""The gallery: folders (nested, cycle-free), images over shared blobs, trash with retention, preferences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from artboard.errors import Conflict, NotFound, ValidationFailed
+from artboard.library import repository
+from artboard.media.service import Media
+from artboard.models import Blob, Folder, Image, Preference
+from artboard.models.base import utcnow
+
+VARIANTS = ("original", "thumb", "square")
+
+
+@dataclass(frozen=True)
+class FileContent:
+    data: bytes
+    content_type: str
+    etag: str
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    images: int
+    folders: int
+    blobs: int
+
+
+class Library:
+    def __init__(self, media: Media, retention: timedelta) -> None:
+        self.media = media
+        self.retention = retention
+
+    # ---- folders ------------------------------------------------------------------------------------
+
+    async def create_folder(
+        self, db: AsyncSession, owner_id: str, name: str, parent_id: str | None, private: bool = False
+    ) -> Folder:
+        if parent_id is not None:
+            await self.folder(db, owner_id, parent_id)
+        folder = Folder(owner_id=owner_id, name=name, parent_id=parent_id, private=private)
+        db.add(folder)
+        await db.flush()
+        return folder
+
+    async def folder(self, db: AsyncSession, owner_id: str, folder_id: str) -> Folder:
+        found = await repository.folder(db, owner_id, folder_id)
+        if found is None:
+            raise NotFound("No folder with this id.")
+        return found
+
+    async def update_folder(self, db: AsyncSession, owner_id: str, folder_id: str, changes: dict[str, Any]) -> Folder:
+        folder = await self.folder(db, owner_id, folder_id)
+        if "parent_id" in changes:
+            parent_id = changes["parent_id"]
+            if parent_id is not None:
+                await self.folder(db, owner_id, parent_id)
+                if folder_id in self._ancestors(await repository.parent_ids(db, owner_id), parent_id):
+                    raise Conflict("A folder cannot move inside itself or one of its subfolders.")
+            folder.parent_id = parent_id
+        if changes.get("name") is not None:
+            folder.name = changes["name"]
+        if changes.get("private") is not None:
+            folder.private = changes["private"]
+        await db.flush()
+        return folder
+
+    @staticmethod
+    def _ancestors(parents: dict[str, str | None], start: str) -> list[str]:
+        chain: list[str] = []
+        current: str | None = start
+        while current is not None and current not in chain:
+            chain.append(current)
+            current = parents.get(current)
+        return chain
+
+    async def trash_folder(self, db: AsyncSession, owner_id: str, folder_id: str) -> None:
+        """Trash the folder with its subfolders and their images, all stamped with one time."""
+        await self.folder(db, owner_id, folder_id)
+        parents = await repository.parent_ids(db, owner_id)
+        subtree = [f for f in parents if folder_id in self._ancestors(parents, f)]
+        await repository.set_deleted(db, owner_id, subtree, utcnow())
+
+    # ---- images -------------------------------------------------------------------------------------
+
+    async def add_image(
+        self,
+        db: AsyncSession,
+        owner_id: str,
+        data: bytes,
+        *,
+        title: str = "",
+        folder_id: str | None = None,
+        source: str = "upload",
+        details: dict[str, Any] | None = None,
+        upload_key: str | None = None,
+    ) -> tuple[Image, Blob]:
+        if folder_id is not None:
+            await self.folder(db, owner_id, folder_id)
+        blob = await self.media.ingest(db, owner_id, data)
+        image = Image(
+            owner_id=owner_id,
+            blob_id=blob.id,
+            folder_id=folder_id,
+            title=title,
+            source=source,
+            details=details or {},
+            upload_key=upload_key,
+        )
+        db.add(image)
+        await db.flush()
+        return image, blob
+
+    async def image(self, db: AsyncSession, owner_id: str, image_id: str) -> tuple[Image, Blob]:
+        found = await repository.image(db, owner_id, image_id)
+        if found is None:
+            raise NotFound("No image with this id.")
+        return found
+
+    async def update_image(
+        self, db: AsyncSession, owner_id: str, image_id: str, changes: dict[str, Any]
+    ) -> tuple[Image, Blob]:
+        image, blob = await self.image(db, owner_id, image_id)
+        if "folder_id" in changes:
+            if changes["folder_id"] is not None:
+                await self.folder(db, owner_id, changes["folder_id"])
+            image.folder_id = changes["folder_id"]
+        if changes.get("title") is not None:
+            image.title = changes["title"]
+        await db.flush()
+        return image, blob
+
+    async def trash_image(self, db: AsyncSession, owner_id: str, image_id: str) -> None:
+        image, _ = await self.image(db, owner_id, image_id)
+        image.deleted_at = utcnow()
+
+    async def remove_image(self, db: AsyncSession, owner_id: str, image_id: str, source: str | None = None) -> None:
+        """Delete at once, files included (seed 002's collection items skip the trash)."""
+        image, blob = await self.image(db, owner_id, image_id)
+        if source is not None and image.source != source:
+            raise NotFound("No image with this id.")
+        await db.delete(image)
+        await db.flush()
+        await self.media.release(db, {blob.id})
+
+    async def file(self, db: AsyncSession, owner_id: str, image_id: str, variant: str) -> FileContent:
+        _, blob = await self.image(db, owner_id, image_id)
+        return await self.blob_file(blob, variant)
+
+    async def blob_file(self, blob: Blob, variant: str) -> FileContent:
+        if variant not in VARIANTS:
+            raise ValidationFailed(f"variant must be one of {', '.join(VARIANTS)}.")
+        if variant == "original":
+            return FileContent(await self.media.original(blob), blob.content_type, f'"{blob.sha256}"')
+        key = blob.thumb_key if variant == "thumb" else blob.square_key
+        return FileContent(await self.media.storage.get(key), "image/jpeg", f'"{blob.sha256}-{variant}"')
+
+    # ---- trash --------------------------------------------------------------------------------------
+
+    async def trash(self, db: AsyncSession, owner_id: str) -> tuple[list[Image], list[Folder]]:
+        return await repository.trash(db, owner_id)
+
+    async def restore(self, db: AsyncSession, owner_id: str, item_id: str) -> str:
+        """Restore a trashed image or folder (with what was trashed along with it); returns its type."""
+        parents = await repository.parent_ids(db, owner_id)
+        folder = await repository.folder(db, owner_id, item_id, trashed=True)
+        if folder is not None:
+            if folder.parent_id and await repository.folder(db, owner_id, folder.parent_id) is None:
+                folder.parent_id = None  # its parent is still in the trash (or gone): restore to the top
+            subtree = [f for f in parents if item_id in self._ancestors(parents, f)]
+            await repository.set_deleted(db, owner_id, subtree, None, match=folder.deleted_at)
+            return "folder"
+        found = await repository.image(db, owner_id, item_id, trashed=True)
+        if found is None:
+            raise NotFound("Nothing in the trash has this id.")
+        image = found[0]
+        if image.folder_id and await repository.folder(db, owner_id, image.folder_id) is None:
+            image.folder_id = None
+        image.deleted_at = None
+        return "image"
+
+    def purge_after(self, deleted_at: datetime) -> datetime:
+        return deleted_at + self.retention
+
+    async def purge(self, db: AsyncSession) -> PurgeReport:
+        """Delete for good what has been in the trash longer than the retention, files included."""
+        images, folders = await repository.expired_trash(db, utcnow() - self.retention)
+        blob_ids = {image.blob_id for image in images}
+        if images:
+            await db.execute(delete(Image).where(Image.id.in_([i.id for i in images])))
+        if folders:
+            await db.execute(delete(Folder).where(Folder.id.in_([f.id for f in folders])))
+        released = await self.media.release(db, blob_ids)
+        return PurgeReport(len(images), len(folders), released)
+
+    # ---- preferences --------------------------------------------------------------------------------
+
+    async def preferences(self, db: AsyncSession, owner_id: str, model_name: str) -> dict[str, Any] | None:
+        found = await repository.preference(db, owner_id, model_name)
+        return found.preferences if found else None
+
+    async def save_preferences(
+        self, db: AsyncSession, owner_id: str, model_name: str, preferences: dict[str, Any]
+    ) -> None:
+        found = await repository.preference(db, owner_id, model_name)
+        if found is None:
+            db.add(Preference(owner_id=owner_id, model_name=model_name, preferences=preferences))
+        else:
+            found.preferences = preferences
+        await db.flush()

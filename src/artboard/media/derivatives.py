@@ -1,0 +1,109 @@
+"""Thumbnails, 512 px letterboxed squares and archived originals.
+
+Decoding is the cost: a JPEG is decoded already shrunk by libjpeg's DCT scaling (Pillow ``draft``), so a
+128 px thumbnail of a 12 MP photo costs about one 1/8-scale decode instead of a full one. Outputs are
+re-encoded from pixels, so no metadata or payload of the upload is carried into them.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+import zipfile
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from PIL import Image, ImageOps
+
+from artboard.media.validation import ImageRejected
+
+THUMB_SIZE = 128
+SQUARE_SIZE = 512
+JPEG_QUALITY = 85
+
+
+@dataclass(frozen=True)
+class Derivatives:
+    thumbnail: bytes
+    square: bytes
+
+
+def make_thumbnail(source: BinaryIO) -> bytes:
+    """Fit inside 128x128, aspect ratio kept."""
+    return _encode(_fit(_decode(source, THUMB_SIZE), THUMB_SIZE))
+
+
+def make_square(source: BinaryIO) -> bytes:
+    """512x512, the image fitted inside and centred on black."""
+    return _encode(_letterbox(_decode(source, SQUARE_SIZE)))
+
+
+def make_derivatives(source: BinaryIO) -> Derivatives:
+    """Both derivatives from one decode (at the square's scale)."""
+    decoded = _decode(source, SQUARE_SIZE)
+    return Derivatives(_encode(_fit(decoded.copy(), THUMB_SIZE)), _encode(_letterbox(decoded)))
+
+
+def archive_original(data: bytes, member_name: str) -> bytes:
+    """A one-member zip of the untouched original. Stored, not deflated: JPEG/PNG do not shrink further."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr(member_name, data)
+    return buffer.getvalue()
+
+
+def read_archived(archive_bytes: bytes) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(archive_bytes)) as archive:
+        return archive.read(archive.namelist()[0])
+
+
+def _decode(source: BinaryIO, target: int) -> Image.Image:
+    """Decode at the smallest scale that still covers ``target`` on both sides, upright, as 8-bit RGB."""
+    source.seek(0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(source)
+            if image.format in ("JPEG", "MPO"):
+                image.draft("RGB", (target, target))
+            image.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageRejected("The image data is truncated or corrupt and cannot be decoded.") from None
+    # Orientation after shrinking: rotating a small image is cheap.
+    return _to_rgb(ImageOps.exif_transpose(image))
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit grey: scale to 8 bits first, converting directly would clip everything to white.
+        image = image.convert("I").point(lambda value: value / 256).convert("L")
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        image = image.convert("RGBA")
+        background = Image.new("RGB", image.size, (0, 0, 0))
+        background.paste(image, mask=image.getchannel("A"))
+        return background
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def _fit(image: Image.Image, size: int) -> Image.Image:
+    image.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=1.0)
+    return image
+
+
+def _letterbox(image: Image.Image) -> Image.Image:
+    scale = SQUARE_SIZE / max(image.size)
+    target = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    if target != image.size:
+        # thumbnail() never enlarges; the square must, so small images are resized explicitly.
+        image = image.resize(target, Image.Resampling.LANCZOS, reducing_gap=1.0 if scale < 1 else None)
+    canvas = Image.new("RGB", (SQUARE_SIZE, SQUARE_SIZE), (0, 0, 0))
+    canvas.paste(image, ((SQUARE_SIZE - image.width) // 2, (SQUARE_SIZE - image.height) // 2))
+    return canvas
+
+
+def _encode(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=False)
+    return buffer.getvalue()
