@@ -125,3 +125,25 @@ def assert_envelope(response: httpx.Response, status: int, code: str) -> dict[st
     assert isinstance(body["message"], str) and body["message"], body
     assert "detail" in body
     return body
+
+
+def run_sql(server: LiveServer, statement: str, **params: Any) -> list[Any]:
+    """Run SQL against a live server's database from the test (to age rows or look behind the API)."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def run() -> list[Any]:
+        engine = create_async_engine(server.settings.database_url)
+        try:
+            async with engine.begin() as connection:
+                result = await connection.execute(text(statement), params)
+                return list(result.all()) if result.returns_rows else []
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def stored_files(server: LiveServer, user_id: str) -> list[Path]:
+    root = server.settings.data_dir / "files" / "users" / user_id
+    return sorted(p for p in root.rglob("*") if p.is_file())

@@ -7,15 +7,12 @@ Artboard's routes answer ``{"error", "message", "detail"}``; the PocketBase-comp
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-
-log = logging.getLogger("artboard.errors")
 
 POCKETBASE_PREFIX = "/api/collections/"
 
@@ -55,6 +52,10 @@ class Conflict(AppError):
 
 class PayloadTooLarge(AppError):
     status, code = 413, "payload_too_large"
+
+
+class ExternalFailure(AppError):
+    status, code = 502, "external_error"
 
 
 class RateLimited(AppError):
@@ -103,7 +104,13 @@ def error_response(
     detail: Any = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    if request.url.path.startswith(POCKETBASE_PREFIX):
+    return envelope(request.url.path, status, code, message, detail, headers)
+
+
+def envelope(
+    path: str, status: int, code: str, message: str, detail: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    if path.startswith(POCKETBASE_PREFIX):
         body: dict[str, Any] = {"data": {}, "message": message, "status": status}
     else:
         body = {"error": code, "message": message, "detail": detail}
@@ -143,17 +150,11 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(request, 500, "internal_error", "Something went wrong on our side.")
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(PocketBaseError, _pocketbase_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
 
 
 def json_body_error(exc: json.JSONDecodeError) -> ValidationFailed:

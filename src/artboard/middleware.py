@@ -10,7 +10,10 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from artboard.errors import envelope
+
 access_log = logging.getLogger("artboard.access")
+error_log = logging.getLogger("artboard.errors")
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 SECURITY_HEADERS = [
@@ -32,11 +35,12 @@ class RequestContext:
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
+        status_sent = False
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal status
+            nonlocal status, status_sent
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, status_sent = message["status"], True
                 headers = list(message.get("headers", []))
                 present = {name for name, _ in headers}
                 headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
@@ -46,6 +50,14 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # Answered here rather than by Starlette, which would re-raise and make the server drop the
+            # connection: a bug still gets a 500 in the envelope and a logged traceback.
+            error_log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if status_sent is False:
+                response = envelope(scope["path"], 500, "internal_error", "Something went wrong on our side.")
+                await response(scope, receive, send_with_headers)
+            status = 500
         finally:
             _log(scope, request_id, status, started)
 

@@ -11,12 +11,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from artboard.auth.deps import CurrentUser, Db, SettingsDep
+from artboard.auth.deps import AdminUser, CurrentUser, Db, SettingsDep
 from artboard.config import Settings
 from artboard.errors import NotFound, ValidationFailed
 from artboard.kit.body import parse_as
 from artboard.kit.pagination import Page, Pagination
 from artboard.library import repository
+from artboard.library.maintenance import run_maintenance
 from artboard.library.schemas import (
     CollectionImage,
     CollectionItemJson,
@@ -280,6 +281,14 @@ async def list_trash(user: CurrentUser, db: Db, library: LibraryDep) -> TrashLis
 async def restore(item_id: str, user: CurrentUser, db: Db, library: LibraryDep) -> dict[str, str]:
     """Take an image or folder (with what was trashed along with it) out of the trash."""
     return {"id": item_id, "type": await library.restore(db, user.id, item_id), "status": "restored"}
+
+
+@router.post("/api/admin/maintenance")
+async def maintenance(_admin: AdminUser, request: Request) -> dict[str, int]:
+    """Run housekeeping now: purge expired trash, finish interrupted writes, drop stale uploads (admins only)."""
+    state = request.app.state
+    report = await run_maintenance(state.sessions, state.library, state.uploads)
+    return report.__dict__
 
 
 # ---- preferences (seed 001) ----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from artboard.db import after_commit, transaction
-from artboard.errors import PayloadTooLarge
+from artboard.errors import ExternalFailure, PayloadTooLarge
 from artboard.media.derivatives import Derivatives, archive_original, make_derivatives, read_archived
 from artboard.media.storage import Storage
 from artboard.media.validation import EXTENSIONS, ImageInfo, inspect_image
@@ -80,9 +80,9 @@ class Media:
             await self.storage.put(blob.archive_key, prepared.archive, "application/zip")
             await self.storage.put(blob.thumb_key, prepared.derivatives.thumbnail, "image/jpeg")
             await self.storage.put(blob.square_key, prepared.derivatives.square, "image/jpeg")
-        except BaseException:
-            await self._discard(blob)
-            raise
+        except Exception as exc:
+            await self._remove([blob.id])
+            raise ExternalFailure("File storage failed; nothing was saved. Try again.") from exc
         blob.state = "ready"
         return blob
 

@@ -1,0 +1,74 @@
+"""Seed 001 folders ("collections"): nested, never cyclic, trashed with their contents and restorable."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests import photos
+from tests.library.test_images import folder
+from tests.support import Account, assert_envelope
+
+
+def test_create_and_list_in_seed_001_shapes(client: httpx.Client, account: Account) -> None:
+    created = client.post("/api/custom/collections/create", json={"name": "My Collection"}, headers=account.headers)
+    assert created.status_code == 200
+    body = created.json()
+    assert set(body) == {"id", "name", "parent_id", "created"} and body["parent_id"] == ""
+    child = client.post(
+        "/api/custom/collections/create", json={"name": "Child", "parent_id": body["id"]}, headers=account.headers
+    ).json()
+    assert child["parent_id"] == body["id"]
+    listed = client.get("/api/custom/collections", headers=account.headers).json()["collections"]
+    assert [c["name"] for c in listed] == ["My Collection", "Child"]
+    assert set(listed[0]) == {"id", "user_id", "name", "parent_id", "private", "created", "updated"}
+    assert listed[0]["user_id"] == account.user["id"] and listed[0]["private"] is False
+
+
+def test_names_and_parents_are_validated(client: httpx.Client, account: Account) -> None:
+    for body in ({"name": ""}, {"name": "   "}, {"name": "x" * 201}, {}, {"name": "a", "parent_id": "../x"}):
+        response = client.post("/api/custom/collections/create", json=body, headers=account.headers)
+        assert_envelope(response, 422, "validation_error")
+    unknown = client.post(
+        "/api/custom/collections/create", json={"name": "a", "parent_id": "b" * 15}, headers=account.headers
+    )
+    assert_envelope(unknown, 404, "not_found")
+
+
+def test_a_move_that_would_make_a_cycle_is_refused(client: httpx.Client, account: Account) -> None:
+    top = folder(client, account, "top")
+    middle = folder(client, account, "middle", top)
+    bottom = folder(client, account, "bottom", middle)
+    for parent in (bottom, middle, top):
+        response = client.patch(f"/api/folders/{top}", json={"parent_id": parent}, headers=account.headers)
+        assert_envelope(response, 409, "conflict")
+    moved = client.patch(
+        f"/api/folders/{bottom}", json={"parent_id": top, "name": "renamed", "private": True}, headers=account.headers
+    )
+    assert moved.status_code == 200
+    assert moved.json() | {"updated": None} == client.get(f"/api/folders/{bottom}", headers=account.headers).json() | {
+        "updated": None
+    }
+    assert moved.json()["parent_id"] == top and moved.json()["private"] is True
+
+
+def test_deleting_a_folder_trashes_its_subtree_and_restore_brings_it_back(
+    client: httpx.Client, account: Account
+) -> None:
+    top = folder(client, account, "top")
+    sub = folder(client, account, "sub", top)
+    image = client.post(
+        "/api/images",
+        files={"file": ("f.jpg", photos.flower(), "image/jpeg")},
+        data={"folder_id": sub},
+        headers=account.headers,
+    ).json()
+    assert client.delete(f"/api/folders/{top}", headers=account.headers).status_code == 204
+    assert client.get("/api/custom/collections", headers=account.headers).json()["collections"] == []
+    assert client.get("/api/images", headers=account.headers).json()["total"] == 0
+    trash = {item["id"]: item for item in client.get("/api/trash", headers=account.headers).json()["items"]}
+    assert {top, sub, image["id"]} <= set(trash)
+    restored = client.post(f"/api/trash/{top}/restore", headers=account.headers)
+    assert restored.json() == {"id": top, "type": "folder", "status": "restored"}
+    assert {c["id"] for c in client.get("/api/folders", headers=account.headers).json()["collections"]} == {top, sub}
+    assert client.get(f"/api/images/{image['id']}", headers=account.headers).json()["folder_id"] == sub
+    assert client.get("/api/trash", headers=account.headers).json()["items"] == []
