@@ -1,4 +1,4 @@
-"""Real photographs for tests, from Pillow's own test images (fetched by the test command into .test-data/).
+"""Real photographs for tests, from Pillow's own test images (fetched by scripts/test-images.sh).
 
 Variants a camera or editor would produce (CMYK, 16-bit, truncated, polyglot) are derived from those photos.
 """
@@ -12,13 +12,13 @@ from pathlib import Path
 
 from PIL import Image
 
-ROOT = Path(os.environ.get("ARTBOARD_TEST_IMAGES", Path(__file__).parents[1] / ".test-data" / "pillow-images"))
+ROOT = Path(os.environ.get("ARTBOARD_TEST_IMAGES", "ARTBOARD_TEST_IMAGES is not set"))
 
 
 def photo(name: str) -> bytes:
     path = ROOT / name
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run ./scripts/test, which fetches Pillow's test images")
+        raise FileNotFoundError(f"{path} is missing: run ./scripts/test, which fetches Pillow's test photographs")
     return path.read_bytes()
 
 

@@ -6,7 +6,6 @@ Artboard's routes answer ``{"error", "message", "detail"}``; the PocketBase-comp
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -155,7 +154,3 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PocketBaseError, _pocketbase_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-
-
-def json_body_error(exc: json.JSONDecodeError) -> ValidationFailed:
-    return ValidationFailed(f"The request body is not valid JSON ({exc.msg}).")

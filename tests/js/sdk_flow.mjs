@@ -21,7 +21,7 @@ const sdkVersion = JSON.parse(
     readFileSync(new URL("./node_modules/pocketbase/package.json", import.meta.url), "utf8"),
 ).version;
 const email = `sdk-${randomUUID().slice(0, 12)}@example.com`;
-const password = "correct horse battery";
+const password = "correct horse battery"; // tests/support.py PASSWORD: the Python test signs in with it too
 const steps = [];
 let step = "start";
 

@@ -7,13 +7,13 @@ share accounts. Replies copy PocketBase v0.40's shapes, messages and status code
 from __future__ import annotations
 
 import zlib
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
-from artboard.auth import repository
 from artboard.auth.deps import AccountsDep, Db, OptionalCaller, client_ip, read_token
 from artboard.errors import AuthenticationFailed, Conflict, Forbidden, PocketBaseError
 from artboard.kit.body import BodyError, read_body
@@ -41,8 +41,9 @@ def _pb_time(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def record(user: User, collection: str) -> dict[str, Any]:
-    return {
+def record(user: User, collection: str, *, show_email: bool = True) -> dict[str, Any]:
+    """A user as a PocketBase auth record; the email is shown only to its owner (emailVisibility is off)."""
+    shown = {
         "collectionId": COLLECTIONS[collection],
         "collectionName": collection,
         "id": user.id,
@@ -55,6 +56,9 @@ def record(user: User, collection: str) -> dict[str, Any]:
         "created": _pb_time(user.created),
         "updated": _pb_time(user.updated),
     }
+    if not show_email:
+        del shown["email"]
+    return shown
 
 
 def _field(code: str, message: str) -> dict[str, str]:
@@ -78,35 +82,62 @@ def _text(data: dict[str, Any], name: str) -> str:
 async def create_record(collection: str, request: Request, db: Db, accounts: AccountsDep) -> dict[str, Any]:
     """Register (PocketBase `create`): `{email, password, passwordConfirm}`; answers the record, no token."""
     _collection_id(collection)
-    data = await _body(request)
-    email, password = _text(data, "email").strip(), _text(data, "password")
-    errors: dict[str, Any] = {}
-    if not email:
-        errors["email"] = _field("validation_required", "Cannot be blank.")
-    else:
-        try:
-            _email.validate_python(email)
-        except ValidationError:
-            errors["email"] = _field("validation_is_email", "Must be a valid email address.")
-    if not password:
-        errors["password"] = _field("validation_required", "Cannot be blank.")
-    elif len(password) < MIN_PASSWORD:
-        errors["password"] = _field("validation_min_text_constraint", f"Must be at least {MIN_PASSWORD} character(s).")
-    elif len(password) > MAX_PASSWORD:
-        errors["password"] = _field("validation_max_text_constraint", f"Must be less than {MAX_PASSWORD} character(s).")
-    if password and _text(data, "passwordConfirm") != password:
-        errors["passwordConfirm"] = _field("validation_values_mismatch", "Values don't match.")
-    if "email" not in errors and await repository.user_by_email(db, email):
-        errors["email"] = _field("validation_not_unique", "Value must be unique.")
-    if errors:
-        raise PocketBaseError(400, "Failed to create record.", errors)
+    try:
+        data = await read_body(request)
+    except BodyError as exc:
+        message = exc.message if exc.reason == "unsupported" else "Something went wrong while processing your request."
+        raise PocketBaseError(400, message) from None
+    # PocketBase validates in stages and reports only the first stage that fails.
+    for stage in (_password_pair_errors, _field_errors):
+        errors = stage(data)
+        if errors:
+            raise PocketBaseError(400, "Failed to create record.", errors)
+    email, password = data["email"], data["password"]
     try:
         user = await accounts.register(db, email, password)
     except Conflict:
         raise PocketBaseError(
             400, "Failed to create record.", {"email": _field("validation_not_unique", "Value must be unique.")}
         ) from None
-    return record(user, collection)
+    return record(user, collection, show_email=False)
+
+
+def _password_pair_errors(data: dict[str, Any]) -> dict[str, Any]:
+    password, confirm = data.get("password"), data.get("passwordConfirm")
+    errors: dict[str, Any] = {}
+    if not password:
+        errors["password"] = _field("validation_required", "Cannot be blank.")
+    if not confirm:
+        errors["passwordConfirm"] = _field("validation_required", "Cannot be blank.")
+    elif confirm != password:
+        errors["passwordConfirm"] = _field("validation_values_mismatch", "Values don't match.")
+    return errors
+
+
+def _field_errors(data: dict[str, Any]) -> dict[str, Any]:
+    email, password = data.get("email"), data.get("password")
+    errors: dict[str, Any] = {}
+    if email in (None, ""):
+        errors["email"] = _field("validation_required", "Cannot be blank.")
+    elif not isinstance(email, str) or not _is_email(email):
+        errors["email"] = _field("validation_is_email", "Must be a valid email address.")
+    if not isinstance(password, str):
+        errors["password"] = _field("validation_invalid_value", "Invalid value.")
+    elif len(password) < MIN_PASSWORD:
+        errors["password"] = _field("validation_min_text_constraint", f"Must be at least {MIN_PASSWORD} character(s).")
+    elif len(password) > MAX_PASSWORD:
+        errors["password"] = _field("validation_max_text_constraint", f"Must be less than {MAX_PASSWORD} character(s).")
+    return errors
+
+
+def _is_email(value: str) -> bool:
+    if value != value.strip():
+        return False
+    try:
+        _email.validate_python(value)
+    except ValidationError:
+        return False
+    return True
 
 
 @router.post("/auth-with-password")
@@ -114,6 +145,8 @@ async def auth_with_password(collection: str, request: Request, db: Db, accounts
     """Sign in with `{identity, password}` (identity is the email); answers `{token, record}`."""
     collection_id = _collection_id(collection)
     data = await _body(request)
+    if any(not isinstance(data.get(name, ""), str) for name in ("identity", "password")):
+        raise PocketBaseError(400, "An error occurred while loading the submitted data.")
     identity, password = _text(data, "identity").strip(), _text(data, "password")
     missing = {
         name: _field("validation_required", "Cannot be blank.")
@@ -139,25 +172,36 @@ async def auth_refresh(collection: str, request: Request, db: Db, accounts: Acco
     if resolved is None:
         raise PocketBaseError(401, "The request requires valid record authorization token.")
     user, claims = resolved
+    # One user base: a token of either collection refreshes into a token of the collection asked for.
+    claims = replace(claims, collection_id=COLLECTIONS[collection])
     return {"token": await accounts.refresh_access(db, user, claims), "record": record(user, collection)}
 
 
 @router.get("/auth-methods")
-async def auth_methods(collection: str) -> dict[str, Any]:
+async def auth_methods(collection: str, fields: str | None = None) -> dict[str, Any]:
     """Which sign-in methods this collection offers: password with email as identity."""
     _collection_id(collection)
-    return {
+    methods: dict[str, Any] = {
         "password": {"identityFields": ["email"], "enabled": True},
         "oauth2": {"providers": [], "enabled": False},
         "mfa": {"enabled": False, "duration": 0},
         "otp": {"enabled": False, "duration": 0},
+        # Kept by PocketBase for SDKs older than 0.23.
+        "authProviders": [],
+        "usernamePassword": False,
+        "emailPassword": True,
     }
+    if fields:
+        wanted = {name.strip() for name in fields.split(",")}
+        methods = {name: value for name, value in methods.items() if name in wanted}
+    return methods
 
 
 @router.get("/records/{record_id}")
 async def view_record(collection: str, record_id: str, caller: OptionalCaller) -> dict[str, Any]:
     """The caller's own record; any other id is not found."""
-    _collection_id(collection)
+    if collection not in COLLECTIONS:
+        raise PocketBaseError(404, "Missing collection context.")
     if caller is None or caller.user.id != record_id:
         raise PocketBaseError(404, "The requested resource wasn't found.")
     return record(caller.user, collection)
