@@ -16,6 +16,7 @@ from artboard import __version__
 from artboard.auth import admin as auth_admin
 from artboard.auth import pocketbase as auth_pocketbase
 from artboard.auth import routes as auth_routes
+from artboard.auth.principal import TokenCache
 from artboard.auth.service import Accounts, LoginLimits
 from artboard.config import Settings, ensure_secret, load_settings
 from artboard.db import create_engine, session_factory
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             LoginLimits(
                 settings.login_failures_per_account, settings.login_failures_per_ip, settings.login_failure_window_s
             ),
+            TokenCache(settings.auth_cache_s),
         )
         storage_signer = UrlSigner(secret, "storage")
         storage = build_storage(settings, storage_signer)

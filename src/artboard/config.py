@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = _env([], "ALLOWED_ORIGINS", "ALLOWED_ORIGINS")
     public_url: str | None = _env(None, "PUBLIC_URL", "BASE_URL")
     cookie_secure: bool = _env(False, "COOKIE_SECURE")
+    auth_cache_s: float = _env(5.0, "AUTH_CACHE_S", ge=0, le=300)
     login_failures_per_account: int = _env(10, "LOGIN_FAILURES_PER_ACCOUNT", ge=1)
     login_failures_per_ip: int = _env(100, "LOGIN_FAILURES_PER_IP", ge=1)
     login_failure_window_s: int = _env(300, "LOGIN_FAILURE_WINDOW_S", ge=1)

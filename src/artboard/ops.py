@@ -8,6 +8,7 @@ from datetime import timedelta
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
+from artboard.auth.principal import TokenCache
 from artboard.auth.schemas import RegisterRequest
 from artboard.auth.service import Accounts, LoginLimits
 from artboard.config import Settings, ensure_secret
@@ -35,6 +36,7 @@ async def create_user(settings: Settings, email: str, password: str, username: s
         timedelta(minutes=1),
         MemoryFailureCounter(),
         LoginLimits(1, 1, 1),
+        TokenCache(0),
     )
     try:
         async with session_factory(engine)() as db:

@@ -24,4 +24,4 @@ async def list_users(_admin: AdminUser, db: Db, pagination: Pagination) -> Page[
 @router.patch("/users/{user_id}", response_model=UserOut)
 async def update_user(user_id: str, body: AdminUserPatch, admin: AdminUser, db: Db, accounts: AccountsDep) -> Any:
     """Change a user's role or disabled flag; disabling ends all of their sessions."""
-    return await accounts.admin_update(db, admin, user_id, body.role, body.disabled)
+    return await accounts.admin_update(db, admin.id, user_id, body.role, body.disabled)

@@ -16,12 +16,12 @@ from fastapi import Depends, Request, Security
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from artboard.auth.principal import Principal
 from artboard.auth.service import Accounts
 from artboard.config import Settings
 from artboard.db import transaction
 from artboard.errors import AuthenticationFailed, Forbidden
 from artboard.kit.tokens import TokenClaims
-from artboard.models import User
 
 ACCESS_COOKIE = "access_token"
 REFRESH_COOKIE = "refresh_token"
@@ -36,12 +36,12 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_accounts(request: Request) -> Accounts:
+async def get_accounts(request: Request) -> Accounts:
     accounts: Accounts = request.app.state.accounts
     return accounts
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -53,7 +53,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 @dataclass(frozen=True)
 class Caller:
-    user: User
+    user: Principal
     claims: TokenClaims
     via_cookie: bool
 
@@ -95,11 +95,11 @@ async def current_caller(caller: Annotated[Caller | None, Depends(optional_calle
     return caller
 
 
-async def current_user(caller: Annotated[Caller, Depends(current_caller)]) -> User:
+async def current_user(caller: Annotated[Caller, Depends(current_caller)]) -> Principal:
     return caller.user
 
 
-async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
+async def admin_user(user: Annotated[Principal, Depends(current_user)]) -> Principal:
     if not user.is_admin:
         raise Forbidden("Only admins may do this.")
     return user
@@ -107,8 +107,8 @@ async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
 
 OptionalCaller = Annotated[Caller | None, Depends(optional_caller)]
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
-CurrentUser = Annotated[User, Depends(current_user)]
-AdminUser = Annotated[User, Depends(admin_user)]
+CurrentUser = Annotated[Principal, Depends(current_user)]
+AdminUser = Annotated[Principal, Depends(admin_user)]
 
 
 def check_origin(request: Request, settings: Settings) -> None:

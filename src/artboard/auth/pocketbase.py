@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from artboard.auth.deps import AccountsDep, Db, OptionalCaller, client_ip, read_token
+from artboard.auth.principal import Principal
 from artboard.errors import AuthenticationFailed, Conflict, Forbidden, PocketBaseError
 from artboard.kit.body import BodyError, read_body
 from artboard.kit.tokens import USERS_COLLECTION_ID
@@ -41,7 +42,7 @@ def _pb_time(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def record(user: User, collection: str, *, show_email: bool = True) -> dict[str, Any]:
+def record(user: User | Principal, collection: str, *, show_email: bool = True) -> dict[str, Any]:
     """A user as a PocketBase auth record; the email is shown only to its owner (emailVisibility is off)."""
     shown = {
         "collectionId": COLLECTIONS[collection],
@@ -174,7 +175,7 @@ async def auth_refresh(collection: str, request: Request, db: Db, accounts: Acco
     user, claims = resolved
     # One user base: a token of either collection refreshes into a token of the collection asked for.
     claims = replace(claims, collection_id=COLLECTIONS[collection])
-    return {"token": await accounts.refresh_access(db, user, claims), "record": record(user, collection)}
+    return {"token": await accounts.refresh_access(db, user.id, claims), "record": record(user, collection)}
 
 
 @router.get("/auth-methods")

@@ -122,7 +122,7 @@ async def logout(body: RefreshRequest, db: Db, accounts: AccountsDep) -> Respons
 async def set_gpu_endpoint(body: GpuEndpointRequest, user: CurrentUser, db: Db, accounts: AccountsDep) -> Any:
     """Set (or clear with null) the URL of the user's own GPU server."""
     endpoint = str(body.gpu_endpoint) if body.gpu_endpoint else None
-    return await accounts.set_gpu_endpoint(db, user, endpoint)
+    return await accounts.set_gpu_endpoint(db, user.id, endpoint)
 
 
 # ---- seed 004: HttpOnly cookies ----------------------------------------------------------------------
@@ -201,8 +201,8 @@ async def change_password(
     settings: SettingsDep,
 ) -> TokenPair:
     """Change the password; every earlier token of the user stops working and a fresh pair is returned."""
-    await accounts.change_password(db, caller.user, body.old_password, body.new_password)
-    tokens = await accounts.open_session(db, caller.user, caller.claims.collection_id)
+    user = await accounts.change_password(db, caller.user.id, body.old_password, body.new_password)
+    tokens = await accounts.open_session(db, user, caller.claims.collection_id)
     if caller.via_cookie:
         _set_cookies(response, tokens, settings)
     return _pair(tokens)

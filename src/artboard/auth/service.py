@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from artboard.auth import repository
+from artboard.auth.principal import Principal, TokenCache
 from artboard.errors import AuthenticationFailed, Conflict, Forbidden, NotFound, RateLimited
 from artboard.kit.passwords import hash_password, verify_password
 from artboard.kit.ratelimit import FailureCounter
@@ -48,12 +49,18 @@ class IssuedTokens:
 
 class Accounts:
     def __init__(
-        self, signer: TokenSigner, refresh_lifetime: timedelta, failures: FailureCounter, limits: LoginLimits
+        self,
+        signer: TokenSigner,
+        refresh_lifetime: timedelta,
+        failures: FailureCounter,
+        limits: LoginLimits,
+        cache: TokenCache,
     ) -> None:
         self.signer = signer
         self.refresh_lifetime = refresh_lifetime
         self._failures = failures
         self._limits = limits
+        self._cache = cache
 
     async def register(
         self,
@@ -142,16 +149,18 @@ class Accounts:
         now = utcnow()
         if token.used_at is not None or not await repository.mark_refresh_token_used(db, token.id, now):
             session.revoked_at = session.revoked_at or now
+            self._cache.forget_user(session.user_id)
             raise RefreshTokenReused("This refresh token was already used; the session has been ended.")
         user = await repository.user_by_id(db, session.user_id)
         if user is None or user.disabled or session.revoked_at is not None or session.expires_at <= now:
             raise AuthenticationFailed("The refresh token is invalid or expired.")
         return await self._issue(db, user, session, USERS_COLLECTION_ID, now)
 
-    async def refresh_access(self, db: AsyncSession, user: User, claims: TokenClaims) -> str:
+    async def refresh_access(self, db: AsyncSession, user_id: str, claims: TokenClaims) -> str:
         """PocketBase-style refresh: a new access token for the same session, which is extended."""
         session = await db.get(AuthSession, claims.session_id)
-        if session is None:
+        user = await repository.user_by_id(db, user_id)
+        if session is None or user is None:
             raise AuthenticationFailed("The session has ended.")
         now = utcnow()
         session.expires_at = now + self.refresh_lifetime
@@ -160,15 +169,22 @@ class Accounts:
     async def end_session_by_refresh_token(self, db: AsyncSession, refresh_token: str) -> None:
         found = await repository.refresh_token_by_hash(db, digest(refresh_token))
         if found is not None:
-            found[1].revoked_at = found[1].revoked_at or utcnow()
+            await self._revoke(found[1])
 
     async def end_session(self, db: AsyncSession, session_id: str) -> None:
         session = await db.get(AuthSession, session_id)
         if session is not None:
-            session.revoked_at = session.revoked_at or utcnow()
+            await self._revoke(session)
 
-    async def resolve_token(self, db: AsyncSession, token: str) -> tuple[User, TokenClaims] | None:
-        """The user a token belongs to, or None when it is forged, expired, revoked or the user disabled."""
+    async def _revoke(self, session: AuthSession) -> None:
+        session.revoked_at = session.revoked_at or utcnow()
+        self._cache.forget_user(session.user_id)
+
+    async def resolve_token(self, db: AsyncSession, token: str) -> tuple[Principal, TokenClaims] | None:
+        """Who the token belongs to, or None when it is forged, expired, revoked or the user disabled."""
+        cached = self._cache.get(token)
+        if cached is not None:
+            return cached.principal, TokenClaims(cached.principal.id, cached.session_id, cached.collection_id)
         claims = self.signer.peek(token)
         if claims is None:
             return None
@@ -178,34 +194,50 @@ class Accounts:
         user, session = found
         if user.disabled or session.revoked_at is not None or session.expires_at <= utcnow():
             return None
-        if not self.signer.verify(token, user.token_key):
+        expires = self.signer.verify(token, user.token_key)
+        if expires is None:
             return None
-        return user, claims
+        principal = Principal.of(user)
+        self._cache.put(
+            token, principal, claims.session_id, claims.collection_id, min(expires, session.expires_at.timestamp())
+        )
+        return principal, claims
 
-    async def change_password(self, db: AsyncSession, user: User, old_password: str, new_password: str) -> None:
+    async def _user(self, db: AsyncSession, user_id: str) -> User:
+        user = await repository.user_by_id(db, user_id)
+        if user is None:
+            raise AuthenticationFailed("Sign in first: the account no longer exists.")
+        return user
+
+    async def change_password(self, db: AsyncSession, user_id: str, old_password: str, new_password: str) -> User:
+        user = await self._user(db, user_id)
         if not await verify_password(user.password_hash, old_password):
             raise AuthenticationFailed("The current password is not correct.")
         user.password_hash = await hash_password(new_password)
         await self.revoke_all(db, user)
+        return user
 
     async def revoke_all(self, db: AsyncSession, user: User) -> None:
         """End every session of the user and void every access token already issued."""
         user.token_key = new_token_key()
         await repository.revoke_user_sessions(db, user.id, utcnow())
         await db.flush()
+        self._cache.forget_user(user.id)
 
-    async def set_gpu_endpoint(self, db: AsyncSession, user: User, endpoint: str | None) -> User:
+    async def set_gpu_endpoint(self, db: AsyncSession, user_id: str, endpoint: str | None) -> User:
+        user = await self._user(db, user_id)
         user.gpu_endpoint = endpoint
         await db.flush()
+        self._cache.forget_user(user.id)
         return user
 
     async def admin_update(
-        self, db: AsyncSession, admin: User, user_id: str, role: str | None, disabled: bool | None
+        self, db: AsyncSession, admin_id: str, user_id: str, role: str | None, disabled: bool | None
     ) -> User:
         target = await repository.user_by_id(db, user_id)
         if target is None:
             raise NotFound("No user with this id.")
-        if target.id == admin.id and (disabled or role == "user"):
+        if target.id == admin_id and (disabled or role == "user"):
             raise Conflict("An admin cannot disable or demote their own account.")
         if role is not None:
             target.role = role
@@ -214,4 +246,5 @@ class Accounts:
             if disabled:
                 await self.revoke_all(db, target)
         await db.flush()
+        self._cache.forget_user(target.id)
         return target

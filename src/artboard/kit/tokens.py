@@ -53,12 +53,15 @@ class TokenSigner:
             return None
         return TokenClaims(payload["id"], payload["sid"], str(payload.get("collectionId", USERS_COLLECTION_ID)))
 
-    def verify(self, token: str, token_key: str) -> bool:
+    def verify(self, token: str, token_key: str) -> int | None:
+        """The token's expiry (unix time) when its signature and expiry hold, else None."""
         try:
-            jwt.decode(token, self._key(token_key), algorithms=[self._algorithm], options={"require": ["exp"]})
+            payload = jwt.decode(
+                token, self._key(token_key), algorithms=[self._algorithm], options={"require": ["exp"]}
+            )
         except jwt.PyJWTError:
-            return False
-        return True
+            return None
+        return int(payload["exp"])
 
     def _key(self, token_key: str) -> str:
         return self._secret + token_key

@@ -46,12 +46,12 @@ router = APIRouter(tags=["gallery"])
 THUMBNAIL_NAME = re.compile(r"^thumbnail_([a-z0-9]{15})\.jpg$")
 
 
-def get_library(request: Request) -> Library:
+async def get_library(request: Request) -> Library:
     library: Library = request.app.state.library
     return library
 
 
-def get_uploads(request: Request) -> DirectUploads:
+async def get_uploads(request: Request) -> DirectUploads:
     uploads: DirectUploads = request.app.state.uploads
     return uploads
 

@@ -1,0 +1,86 @@
+"""Who a verified token belongs to, and a short-lived cache of verified tokens.
+
+Checking a token costs a database round trip; most requests repeat a token seen a moment ago. A verified
+token is remembered for a few seconds (``ARTBOARD_AUTH_CACHE_S``). Every change made through this process
+(logout, password change, disable, refresh-token reuse, profile edits) drops the user's entries at once;
+another instance sees such a change within the cache lifetime. Set it to 0 to check every request.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from artboard.models import User
+
+MAX_ENTRIES = 50_000
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A snapshot of the signed-in user, safe to keep between requests (no database session attached)."""
+
+    id: str
+    email: str
+    username: str
+    role: str
+    disabled: bool
+    gpu_endpoint: str | None
+    created: datetime
+    updated: datetime
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @classmethod
+    def of(cls, user: User) -> Principal:
+        return cls(
+            user.id, user.email, user.username, user.role, user.disabled, user.gpu_endpoint, user.created, user.updated
+        )
+
+
+@dataclass(frozen=True)
+class _Entry:
+    principal: Principal
+    session_id: str
+    collection_id: str
+    generation: int
+    fresh_until: float
+    expires_at: float
+
+
+class TokenCache:
+    def __init__(self, lifetime_s: float) -> None:
+        self.lifetime_s = lifetime_s
+        self._entries: dict[str, _Entry] = {}
+        self._generations: dict[str, int] = {}
+
+    def get(self, token: str) -> _Entry | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        now = time.monotonic()
+        if (
+            entry.fresh_until < now
+            or entry.expires_at < time.time()
+            or entry.generation != self._generations.get(entry.principal.id, 0)
+        ):
+            self._entries.pop(token, None)
+            return None
+        return entry
+
+    def put(self, token: str, principal: Principal, session_id: str, collection_id: str, expires_at: float) -> None:
+        if self.lifetime_s <= 0:
+            return
+        if len(self._entries) >= MAX_ENTRIES:
+            self._entries.clear()
+        generation = self._generations.get(principal.id, 0)
+        self._entries[token] = _Entry(
+            principal, session_id, collection_id, generation, time.monotonic() + self.lifetime_s, expires_at
+        )
+
+    def forget_user(self, user_id: str) -> None:
+        """Every cached token of the user is re-checked on its next use."""
+        self._generations[user_id] = self._generations.get(user_id, 0) + 1
