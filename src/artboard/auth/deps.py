@@ -72,19 +72,21 @@ def read_token(request: Request) -> tuple[str | None, bool]:
 
 async def optional_caller(
     request: Request,
-    db: Db,
     accounts: AccountsDep,
-    settings: SettingsDep,
     _bearer: Annotated[str | None, Security(_docs_bearer)] = None,
 ) -> Caller | None:
     token, via_cookie = read_token(request)
     if not token:
         return None
-    resolved = await accounts.resolve_token(db, token)
+    # Most requests repeat a recently verified token: only a miss opens a (read-only) database session.
+    resolved = accounts.recall(token)
+    if resolved is None:
+        async with request.app.state.sessions() as db:
+            resolved = await accounts.resolve_token(db, token)
     if resolved is None:
         return None
     if via_cookie and request.method not in SAFE_METHODS:
-        check_origin(request, settings)
+        check_origin(request, request.app.state.settings)
     request.state.user_id = resolved[0].id
     return Caller(resolved[0], resolved[1], via_cookie)
 

@@ -180,11 +180,18 @@ class Accounts:
         session.revoked_at = session.revoked_at or utcnow()
         self._cache.forget_user(session.user_id)
 
+    def recall(self, token: str) -> tuple[Principal, TokenClaims] | None:
+        """The result of a recent ``resolve_token`` for this token, if still valid; costs no I/O."""
+        cached = self._cache.get(token)
+        if cached is None:
+            return None
+        return cached.principal, TokenClaims(cached.principal.id, cached.session_id, cached.collection_id)
+
     async def resolve_token(self, db: AsyncSession, token: str) -> tuple[Principal, TokenClaims] | None:
         """Who the token belongs to, or None when it is forged, expired, revoked or the user disabled."""
-        cached = self._cache.get(token)
+        cached = self.recall(token)
         if cached is not None:
-            return cached.principal, TokenClaims(cached.principal.id, cached.session_id, cached.collection_id)
+            return cached
         claims = self.signer.peek(token)
         if claims is None:
             return None

@@ -20,7 +20,22 @@ async def database_health(engine: AsyncEngine) -> dict[str, Any]:
     return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
+_METRICS_TTL_S = 1.0
+_metrics_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+
+
 def system_metrics(data_dir: str) -> dict[str, Any]:
+    """CPU, memory and disk figures, read at most once a second: load balancers poll health often."""
+    now = time.monotonic()
+    cached = _metrics_cache.get(data_dir)
+    if cached is not None and now - cached[0] < _METRICS_TTL_S:
+        return cached[1]
+    metrics = _read_metrics(data_dir)
+    _metrics_cache[data_dir] = (now, metrics)
+    return metrics
+
+
+def _read_metrics(data_dir: str) -> dict[str, Any]:
     memory = psutil.virtual_memory()
     disk = psutil.disk_usage(data_dir)
     return {
