@@ -114,3 +114,16 @@ def test_jpeg_is_decoded_shrunk_not_at_full_size(make: object, monkeypatch: pyte
     monkeypatch.setattr(Image.Image, "load", spy)
     make(io.BytesIO(big.getvalue()))  # type: ignore[operator]
     assert decoded_sizes and max(w for w, _ in decoded_sizes[:1]) <= 3840 // 4
+
+
+def test_shrunk_decoding_looks_like_a_full_size_lanczos_resize() -> None:
+    """The fast path (DCT-scaled decode, box reduce, a stretch of at most 5%) keeps the picture."""
+    full = photos.decode(photos.photo("frozenpond.mpo")).convert("RGB").resize((4000, 3000), Image.Resampling.LANCZOS)
+    encoded = io.BytesIO()
+    full.save(encoded, "JPEG", quality=92)
+    square = photos.decode(make_square(io.BytesIO(encoded.getvalue())))
+    reference = Image.new("RGB", (512, 512))
+    reference.paste(full.resize((512, 384), Image.Resampling.LANCZOS), (0, 64))
+    assert difference(square, reference) < 3
+    thumb = photos.decode(make_thumbnail(io.BytesIO(encoded.getvalue())))
+    assert difference(thumb, full.resize((128, 96), Image.Resampling.LANCZOS)) < 3
