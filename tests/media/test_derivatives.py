@@ -8,7 +8,7 @@ import httpx
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from artboard.media.derivatives import make_square, make_thumbnail
+from artboard.media.derivatives import encode_jpeg, make_square, make_thumbnail
 from tests import photos
 from tests.media.test_validation import upload
 from tests.support import Account
@@ -117,13 +117,17 @@ def test_jpeg_is_decoded_shrunk_not_at_full_size(make: object, monkeypatch: pyte
 
 
 def test_shrunk_decoding_looks_like_a_full_size_lanczos_resize() -> None:
-    """The fast path (DCT-scaled decode, box reduce, a stretch of at most 5%) keeps the picture."""
+    """The fast path (DCT-scaled decode, box reduce, a stretch of at most 5%) keeps the picture: it adds less
+    than 1.5/255 of average error to what JPEG encoding of a full-size LANCZOS resize costs anyway."""
     full = photos.decode(photos.photo("frozenpond.mpo")).convert("RGB").resize((4000, 3000), Image.Resampling.LANCZOS)
     encoded = io.BytesIO()
     full.save(encoded, "JPEG", quality=92)
-    square = photos.decode(make_square(io.BytesIO(encoded.getvalue())))
     reference = Image.new("RGB", (512, 512))
     reference.paste(full.resize((512, 384), Image.Resampling.LANCZOS), (0, 64))
-    assert difference(square, reference) < 3
+    jpeg_only = difference(photos.decode(encode_jpeg(reference)), reference)
+    square = photos.decode(make_square(io.BytesIO(encoded.getvalue())))
+    assert difference(square, reference) < jpeg_only + 1.5
+    thumb_reference = full.resize((128, 96), Image.Resampling.LANCZOS)
     thumb = photos.decode(make_thumbnail(io.BytesIO(encoded.getvalue())))
-    assert difference(thumb, full.resize((128, 96), Image.Resampling.LANCZOS)) < 3
+    thumb_jpeg_only = difference(photos.decode(encode_jpeg(thumb_reference)), thumb_reference)
+    assert difference(thumb, thumb_reference) < thumb_jpeg_only + 1.5

@@ -32,18 +32,18 @@ class Derivatives:
 
 def make_thumbnail(source: BinaryIO) -> bytes:
     """Fit inside 128x128, aspect ratio kept."""
-    return _encode(_fit(_decode(source, THUMB_SIZE), THUMB_SIZE))
+    return encode_jpeg(_fit(_decode(source, THUMB_SIZE), THUMB_SIZE))
 
 
 def make_square(source: BinaryIO) -> bytes:
     """512x512, the image fitted inside and centred on black."""
-    return _encode(_letterbox(_decode(source, SQUARE_SIZE)))
+    return encode_jpeg(_letterbox(_decode(source, SQUARE_SIZE)))
 
 
 def make_derivatives(source: BinaryIO) -> Derivatives:
     """Both derivatives from one decode (at the square's scale)."""
     decoded = _decode(source, SQUARE_SIZE)
-    return Derivatives(_encode(_fit(decoded.copy(), THUMB_SIZE)), _encode(_letterbox(decoded)))
+    return Derivatives(encode_jpeg(_fit(decoded.copy(), THUMB_SIZE)), encode_jpeg(_letterbox(decoded)))
 
 
 def archive_original(data: bytes, member_name: str) -> bytes:
@@ -127,7 +127,7 @@ def _resize(image: Image.Image, target: tuple[int, int]) -> Image.Image:
     return image.resize(target, Image.Resampling.BILINEAR if ratio > 1 else Image.Resampling.LANCZOS)
 
 
-def _encode(image: Image.Image) -> bytes:
+def encode_jpeg(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=False)
     return buffer.getvalue()
