@@ -16,6 +16,8 @@ access_log = logging.getLogger("artboard.access")
 error_log = logging.getLogger("artboard.errors")
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# Paths whose last segment is a bearer credential (signed download URLs): logged without it.
+SECRET_PATH_PREFIXES = ("/api/storage/files/",)
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"SAMEORIGIN"),
@@ -70,6 +72,13 @@ def _incoming_request_id(scope: Scope) -> str | None:
     return None
 
 
+def _loggable_path(path: str) -> str:
+    for prefix in SECRET_PATH_PREFIXES:
+        if path.startswith(prefix):
+            return prefix + "<redacted>"
+    return path
+
+
 def _log(scope: Scope, request_id: str, status: int, started: float) -> None:
     """Method, path, status, timing and user id only: never headers, query strings, cookies or bodies."""
     if not access_log.isEnabledFor(logging.INFO):
@@ -77,7 +86,7 @@ def _log(scope: Scope, request_id: str, status: int, started: float) -> None:
     line: dict[str, Any] = {
         "request_id": request_id,
         "method": scope["method"],
-        "path": scope["path"],
+        "path": _loggable_path(scope["path"]),
         "status": status,
         "duration_ms": round((time.perf_counter() - started) * 1000, 2),
         "user_id": scope.get("state", {}).get("user_id"),

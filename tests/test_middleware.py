@@ -1,0 +1,33 @@
+"""Request plumbing: the access log holds no credentials, even those that travel in a URL path."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests import photos
+from tests.media.test_validation import upload
+from tests.support import live_server, register_and_login
+
+
+def test_signed_download_tokens_are_not_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with live_server(tmp_path) as server, httpx.Client(base_url=server.url) as client:
+        account = register_and_login(client)
+        grant = client.post(
+            "/api/upload/presigned-url",
+            headers=account.headers,
+            json={"filename": "a.jpg", "content_type": "image/jpeg", "size": 100},
+        ).json()
+        httpx.post(grant["upload_url"], data=grant["fields"], files={"file": ("a.jpg", photos.flower())})
+        client.post("/api/upload/confirm", json={"key": grant["key"]}, headers=account.headers).raise_for_status()
+        urls = client.get(f"/api/upload/download-url/{grant['key']}", headers=account.headers).json()
+        token = urls["url"].rsplit("/", 1)[1]
+        with caplog.at_level(logging.INFO, logger="artboard.access"):
+            assert httpx.get(urls["url"]).status_code == 200
+            upload(client, account, photos.flower())
+    paths = [getattr(r, "fields", {}).get("path") for r in caplog.records if r.name == "artboard.access"]
+    assert "/api/storage/files/<redacted>" in paths and "/api/images" in paths
+    assert token not in caplog.text and account.access_token not in caplog.text
