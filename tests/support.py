@@ -147,3 +147,40 @@ def run_sql(server: LiveServer, statement: str, **params: Any) -> list[Any]:
 def stored_files(server: LiveServer, user_id: str) -> list[Path]:
     root = server.settings.data_dir / "files" / "users" / user_id
     return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def clean_env() -> dict[str, str]:
+    """Only what a child process needs: no ARTBOARD_*, DATABASE_URL, PORT... from the caller's shell."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+    return {name: os.environ[name] for name in keep if name in os.environ}
+
+
+@contextmanager
+def serving_process(argv: list[str], cwd: Path, health_url: str, timeout: float = 30) -> Iterator[None]:
+    """Run a server as a subprocess (output in ``cwd/serve.log``) until ``health_url`` answers 200; stop it after."""
+    import subprocess
+
+    log = cwd / "serve.log"
+    with log.open("ab") as output:
+        process = subprocess.Popen(argv, cwd=cwd, env=clean_env(), stdout=output, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{argv[0]} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(health_url, timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{health_url} did not answer within {timeout} s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.05)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from tests.support import PASSWORD, free_port, unique_email
+from tests.support import PASSWORD, clean_env, free_port, serving_process, unique_email
 
 ARTBOARD = str(Path(sys.executable).parent / "artboard")
-CLEAN_ENV = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+CLEAN_ENV = clean_env()
 
 
 def artboard(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -26,40 +24,23 @@ def artboard(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpro
 
 
 @contextmanager
-def serving(cwd: Path, log: Path) -> Iterator[str]:
+def serving(cwd: Path) -> Iterator[str]:
     """`artboard serve` as a user runs it: no flags but a port, in a directory with nothing configured."""
     port = free_port()
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [ARTBOARD, "serve", "--port", str(port)], cwd=cwd, env=CLEAN_ENV, stdout=sink, stderr=sink
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+    with serving_process([ARTBOARD, "serve", "--port", str(port)], cwd, f"{url}/health"):
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 def test_serve_on_embedded_defaults_keeps_its_secret_across_restarts(tmp_path: Path) -> None:
-    log = tmp_path / "serve.log"
     email = unique_email()
-    with serving(tmp_path, log) as url:
+    with serving(tmp_path) as url:
         httpx.post(f"{url}/auth/register", json={"email": email, "password": PASSWORD}).raise_for_status()
         token = httpx.post(f"{url}/auth/login", json={"email": email, "password": PASSWORD}).json()["access_token"]
     secret = tmp_path / "artboard-data" / "secret.key"
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
     assert (tmp_path / "artboard-data" / "artboard.db").exists()
-    with serving(tmp_path, log) as url:
+    with serving(tmp_path) as url:
         me = httpx.get(f"{url}/api/auth/me", headers={"Authorization": f"Bearer {token}"})
         assert me.status_code == 200 and me.json()["email"] == email
 
@@ -67,15 +48,14 @@ def test_serve_on_embedded_defaults_keeps_its_secret_across_restarts(tmp_path: P
 def test_logs_one_json_line_per_request_without_secrets(tmp_path: Path) -> None:
     import json
 
-    log = tmp_path / "serve.log"
     email = unique_email()
-    with serving(tmp_path, log) as url:
+    with serving(tmp_path) as url:
         httpx.post(f"{url}/auth/register", json={"email": email, "password": PASSWORD}).raise_for_status()
         tokens = httpx.post(f"{url}/api/auth/login", json={"email": email, "password": PASSWORD})
         cookie = tokens.cookies["access_token"]
         httpx.get(f"{url}/api/auth/me", cookies={"access_token": cookie}, headers={"X-Request-ID": "find-me"})
         httpx.get(f"{url}/api/check_auth?token={cookie}", headers={"Authorization": f"Bearer {cookie}"})
-    text = log.read_text()
+    text = (tmp_path / "serve.log").read_text()
     for secret in (PASSWORD, cookie, "correct horse"):
         assert secret not in text
     requests = [json.loads(line) for line in text.splitlines() if '"artboard.access"' in line]

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import PASSWORD, free_port, live_server, unique_email
+from tests.support import PASSWORD, free_port, live_server, serving_process, unique_email
 
 SUPERUSER = ("superuser@example.com", "superuser-password")
 # Same shape as the default `users` collection: anyone may register, a record is visible to itself only.
@@ -106,20 +106,6 @@ def send(server: Server, scenario: Scenario) -> httpx.Response:
     )
 
 
-def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"pocketbase exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    pytest.fail(f"pocketbase did not answer {url} within {timeout} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def pocketbase_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real PocketBase with ``users`` and a ``generatio_users`` auth collection, killed at teardown."""
@@ -137,18 +123,9 @@ def pocketbase_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         capture_output=True,
         timeout=30,
     )
-    port, log = free_port(), workdir / "serve.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [binary, "serve", f"--http=127.0.0.1:{port}", f"--dir={data}"],
-            cwd=workdir,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(f"{url}/api/health", process, log)
+    with serving_process([binary, "serve", f"--http=127.0.0.1:{port}", f"--dir={data}"], workdir, f"{url}/api/health"):
         superuser = httpx.post(
             f"{url}/api/collections/_superusers/auth-with-password",
             json={"identity": SUPERUSER[0], "password": SUPERUSER[1]},
@@ -159,9 +136,6 @@ def pocketbase_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
         assert created.status_code == 200, created.text
         yield url
-    finally:
-        process.kill()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

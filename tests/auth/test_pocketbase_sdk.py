@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import PASSWORD, free_port
+from tests.support import PASSWORD, clean_env, free_port, serving_process
 
 REPO = Path(__file__).resolve().parents[2]
 JS_DIR = REPO / "tests" / "js"
@@ -23,46 +21,15 @@ SDK_FLOW = JS_DIR / "sdk_flow.mjs"
 STEPS = ["create", "authWithPassword", "authRefresh", "wrongPassword", "generatioUsersLogin", "getOne"]
 
 
-def _clean_env() -> dict[str, str]:
-    """Only what a process needs to run: no ARTBOARD_*/DATABASE_URL/PORT... from the caller's shell."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
-    return {name: os.environ[name] for name in keep if name in os.environ}
-
-
-def _wait_for_health(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"artboard serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"artboard serve did not answer /health within {timeout} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def artboard_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``artboard serve`` as a subprocess on a free port with a fresh data dir, exactly as an operator runs it."""
     workdir = tmp_path_factory.mktemp("artboard-serve")
     port = free_port()
-    log = workdir / "serve.log"
     command = [str(Path(sys.executable).parent / "artboard"), "serve", "--port", str(port), "--data-dir", "data"]
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=workdir, env=_clean_env(), stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_health(url, process, log)
+    with serving_process(command, workdir, f"{url}/health"):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +50,7 @@ def node() -> str:
 def sdk_flow(node: str, artboard_serve: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     """One run of ``node tests/js/sdk_flow.mjs URL``: the process and the JSON line it printed last."""
     result = subprocess.run(
-        [node, str(SDK_FLOW), artboard_serve], cwd=REPO, env=_clean_env(), capture_output=True, text=True, timeout=60
+        [node, str(SDK_FLOW), artboard_serve], cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=60
     )
     lines = result.stdout.strip().splitlines()
     assert lines, f"sdk_flow.mjs printed nothing (exit {result.returncode}):\n{result.stderr}"
