@@ -23,6 +23,7 @@ from artboard.config import Settings, load_settings
 PG_ADMIN_URL = os.environ.get("ARTBOARD_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("ARTBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PASSWORD = "correct horse battery"
+BUCKET = "artboard-test"
 
 
 def free_port() -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support import PASSWORD, clean_env, free_port, serving_process, unique_email
+from tests.support import BUCKET, PASSWORD, clean_env, free_port, serving_process, unique_email
 
 ARTBOARD = str(Path(sys.executable).parent / "artboard")
 CLEAN_ENV = clean_env()
@@ -84,13 +84,33 @@ def test_user_create_makes_a_user_who_can_sign_in_and_refuses_bad_input(tmp_path
 
 def test_doctor_masks_secrets_and_checks_dependencies(tmp_path: Path) -> None:
     env = {"JWT_SECRET_KEY": "do-not-print-me", "DATABASE_URL": "postgresql://postgres:pw-hidden@127.0.0.1:1/x"}
-    failing = artboard("doctor", cwd=tmp_path, env={**env, "REDIS_URL": "redis://127.0.0.1:1/0"})
+    unreachable = {
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "AWS_BUCKET_NAME": "photos",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+        "AWS_SECRET_ACCESS_KEY": "aws-hidden",
+        "AWS_ACCESS_KEY_ID": "key",
+    }
+    failing = artboard("doctor", cwd=tmp_path, env={**env, **unreachable})
     assert failing.returncode == 1
-    assert "do-not-print-me" not in failing.stdout and "pw-hidden" not in failing.stdout
-    assert "FAIL database" in failing.stdout and "FAIL redis" in failing.stdout
+    for secret in ("do-not-print-me", "pw-hidden", "aws-hidden"):
+        assert secret not in failing.stdout
+    assert "FAIL database" in failing.stdout and "FAIL redis" in failing.stdout and "FAIL storage" in failing.stdout
     healthy = artboard("doctor", cwd=tmp_path)
     assert healthy.returncode == 0, healthy.stdout
-    assert "ok   database" in healthy.stdout and "ok   storage" in healthy.stdout
+    assert "ok   database" in healthy.stdout and "ok   data dir" in healthy.stdout
+
+
+def test_doctor_checks_an_s3_bucket(tmp_path: Path, s3_endpoint: str) -> None:
+    s3 = {
+        "AWS_BUCKET_NAME": BUCKET,
+        "AWS_ENDPOINT_URL": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }
+    result = artboard("doctor", cwd=tmp_path, env=s3)
+    assert result.returncode == 0, result.stdout
+    assert f"ok   storage: s3 bucket {BUCKET} is writable" in result.stdout
 
 
 def test_bad_configuration_stops_the_server_with_one_line(tmp_path: Path) -> None:

@@ -30,24 +30,10 @@ from artboard.library.service import Library
 from artboard.library.uploads import DirectUploads
 from artboard.media import routes as media_routes
 from artboard.media.service import ImageLimits, Media
-from artboard.media.storage import LocalStorage, S3Config, S3Storage, Storage
+from artboard.media.storage import build_storage
 from artboard.middleware import RequestContext
 from artboard.migrate import upgrade_async
 from artboard.system import routes as system_routes
-
-
-def build_storage(settings: Settings, signer: UrlSigner) -> Storage:
-    if settings.s3_bucket:
-        return S3Storage(
-            S3Config(
-                settings.s3_bucket,
-                settings.s3_region,
-                settings.s3_endpoint_url,
-                settings.s3_access_key_id,
-                settings.s3_secret_access_key,
-            )
-        )
-    return LocalStorage(settings.data_dir / "files", signer)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

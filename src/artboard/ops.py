@@ -15,7 +15,9 @@ from artboard.config import Settings, ensure_secret
 from artboard.db import create_engine, session_factory
 from artboard.errors import AppError
 from artboard.kit.ratelimit import MemoryFailureCounter
+from artboard.kit.signing import UrlSigner
 from artboard.kit.tokens import TokenSigner
+from artboard.media.storage import build_storage
 from artboard.migrate import upgrade_async
 from artboard.system.service import database_health
 
@@ -78,6 +80,14 @@ def masked(settings: Settings) -> dict[str, str]:
 
 async def doctor(settings: Settings) -> DoctorReport:
     report = DoctorReport(lines=[f"     {name} = {value}" for name, value in masked(settings).items()])
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        probe = settings.data_dir / ".doctor-probe"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+        report.check("data dir", True, f"{settings.data_dir.resolve()} is writable")
+    except OSError as exc:
+        report.check("data dir", False, f"{settings.data_dir} is not writable ({exc.strerror})")
     engine = create_engine(settings.database_url)
     try:
         database = await database_health(engine)
@@ -99,12 +109,16 @@ async def doctor(settings: Settings) -> DoctorReport:
             await redis.aclose()
     else:
         report.lines.append("     redis: not configured (in-memory rate limits)")
-    try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        probe = settings.data_dir / ".doctor-probe"
-        probe.write_bytes(b"ok")
-        probe.unlink()
-        report.check("storage", True, f"{settings.data_dir.resolve()} is writable")
-    except OSError as exc:
-        report.check("storage", False, f"{settings.data_dir} is not writable ({exc.strerror})")
+    if settings.s3_bucket:
+        await _check_bucket(settings, report)
     return report
+
+
+async def _check_bucket(settings: Settings, report: DoctorReport) -> None:
+    storage = build_storage(settings, UrlSigner("doctor", "storage"))
+    try:
+        await storage.put(".doctor-probe", b"ok", "text/plain")
+        await storage.delete(".doctor-probe")
+        report.check("storage", True, f"s3 bucket {settings.s3_bucket} is writable")
+    except Exception as exc:  # any failure is reported, not raised
+        report.check("storage", False, f"s3 bucket {settings.s3_bucket} is not usable ({type(exc).__name__})")

@@ -14,25 +14,7 @@ import httpx
 import pytest
 
 from tests import photos
-from tests.support import Account, LiveServer, assert_envelope, free_port, live_server, register_and_login
-
-BUCKET = "artboard-test"
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    boto3.client(
-        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
-    ).create_bucket(Bucket=BUCKET)
-    yield endpoint
-    server.stop()
+from tests.support import BUCKET, Account, LiveServer, assert_envelope, live_server, register_and_login
 
 
 @pytest.fixture(scope="module", params=["local", "s3"])

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from artboard.config import Settings
 from artboard.errors import NotFound
 from artboard.kit.signing import UrlSigner
 
@@ -198,3 +199,18 @@ class S3Storage:
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_s
         )
         return url
+
+
+def build_storage(settings: Settings, signer: UrlSigner) -> Storage:
+    """S3 when a bucket is configured, else files under the data dir."""
+    if settings.s3_bucket:
+        return S3Storage(
+            S3Config(
+                settings.s3_bucket,
+                settings.s3_region,
+                settings.s3_endpoint_url,
+                settings.s3_access_key_id,
+                settings.s3_secret_access_key,
+            )
+        )
+    return LocalStorage(settings.data_dir / "files", signer)
