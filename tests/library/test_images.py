@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
 from tests import photos
 from tests.media.test_validation import upload
-from tests.support import Account, LiveServer, assert_envelope
+from tests.support import Account, LiveServer, assert_envelope, live_server, register_and_login
 
 
 def folder(client: httpx.Client, account: Account, name: str, parent_id: str | None = None) -> str:
@@ -104,3 +106,17 @@ def test_identical_bytes_are_stored_once(server: LiveServer, client: httpx.Clien
 def test_thumbnail_names_cannot_traverse(client: httpx.Client, account: Account) -> None:
     for name in ("..%2F..%2Fsecret.key", "thumbnail_..%2F..%2Fartboard.db", "thumbnail_aaaaaaaaaaaaaaa.jpg"):
         assert_envelope(client.get(f"/api/thumbnails/{name}", headers=account.headers), 404, "not_found")
+
+
+def test_urls_use_the_configured_public_address(tmp_path: Path) -> None:
+    with live_server(tmp_path, public_url="https://art.example.com/") as server, httpx.Client(base_url=server.url) as c:
+        account = register_and_login(c)
+        image = upload(c, account, photos.flower()).json()
+        assert image["thumbnail_url"] == f"https://art.example.com/api/thumbnails/thumbnail_{image['id']}.jpg"
+        assert image["original_url"].startswith("https://art.example.com/api/images/")
+        grant = c.post(
+            "/api/upload/presigned-url",
+            headers=account.headers,
+            json={"filename": "a.jpg", "content_type": "image/jpeg", "size": 10},
+        ).json()
+        assert grant["upload_url"] == "https://art.example.com/api/storage/upload"

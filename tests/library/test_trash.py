@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
+import pytest
 
 from tests import photos
 from tests.auth.test_admin import make_admin
 from tests.library.test_images import folder
 from tests.media.test_validation import upload
-from tests.support import Account, LiveServer, assert_envelope, run_sql, stored_files
+from tests.support import (
+    Account,
+    LiveServer,
+    assert_envelope,
+    live_server,
+    register_and_login,
+    run_sql,
+    stored_files,
+)
 
 
 def age_trash(server: LiveServer, days: int) -> None:
@@ -76,3 +87,18 @@ def test_maintenance_purges_only_expired_trash_with_its_files(server: LiveServer
 
 def test_maintenance_is_for_admins(client: httpx.Client, account: Account) -> None:
     assert_envelope(client.post("/api/admin/maintenance", headers=account.headers), 403, "authorization_error")
+
+
+def test_the_server_purges_expired_trash_on_its_own(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The periodic maintenance task runs inside `artboard serve` (every ARTBOARD_MAINTENANCE_INTERVAL_S)."""
+    periodic = live_server(tmp_path_factory.mktemp("periodic"), maintenance_interval_s=1)
+    with periodic as server, httpx.Client(base_url=server.url) as client:
+        account = register_and_login(client)
+        image = upload(client, account, photos.flower()).json()
+        client.delete(f"/api/images/{image['id']}", headers=account.headers)
+        age_trash(server, days=31)
+        deadline = time.monotonic() + 15
+        while stored_files(server, account.user["id"]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert stored_files(server, account.user["id"]) == []
+        assert client.get("/api/trash", headers=account.headers).json()["items"] == []
