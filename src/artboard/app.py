@@ -64,7 +64,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limits = ImageLimits(
             frozenset(settings.allowed_file_types), settings.max_image_pixels, settings.storage_quota_bytes
         )
-        library = Library(Media(storage, app.state.sessions, limits), timedelta(days=settings.trash_retention_days))
+        # Blob bookkeeping commits in transactions of its own, on connections outside the request pool:
+        # a request holding a pooled connection must never wait for a second one from the same pool.
+        side_engine = create_engine(settings.database_url, pooled=False)
+        media = Media(storage, session_factory(side_engine), limits)
+        library = Library(media, timedelta(days=settings.trash_retention_days))
         app.state.storage, app.state.storage_signer, app.state.library = storage, storage_signer, library
         app.state.uploads = DirectUploads(
             library, storage_signer, settings.max_file_size, settings.presigned_url_expiration_s
@@ -86,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await engine.dispose()
+            await side_engine.dispose()
             if redis is not None:
                 await redis.aclose()
 

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from artboard.errors import AppError
 
+log = logging.getLogger("artboard.db")
 
-def create_engine(database_url: str) -> AsyncEngine:
+
+def create_engine(database_url: str, *, pooled: bool = True) -> AsyncEngine:
+    """The service's engine; ``pooled=False`` gives one that opens a connection per use, for the short side
+    transactions that must not wait on the request pool they are called from.
+    Statement parameters are never put into error messages or logs (they may hold password hashes)."""
+    pool: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
     if database_url.startswith("sqlite"):
-        engine = create_async_engine(database_url, connect_args={"timeout": 30})
+        engine = create_async_engine(database_url, connect_args={"timeout": 30}, hide_parameters=True, **pool)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(database_url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    sizes = {"pool_size": 10, "max_overflow": 20} if pooled else {}
+    return create_async_engine(database_url, pool_pre_ping=True, hide_parameters=True, **sizes, **pool)
 
 
 AFTER_COMMIT = "artboard.after_commit"
@@ -53,7 +62,10 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
             yield session
             await session.commit()
             for callback in session.info.pop(AFTER_COMMIT, []):
-                await callback()
+                try:
+                    await callback()
+                except Exception:  # the commit stands; what a callback leaves undone, maintenance finishes
+                    log.exception("after-commit work failed")
         except AppError as exc:
             await (session.commit() if exc.commit else session.rollback())
             raise

@@ -168,3 +168,25 @@ def test_local_grants_cannot_be_forged_or_reused_for_another_key(tmp_path: Path)
         assert_envelope(put_object(other_type, photos.flower()), 400, "validation_error")
         bad_download = httpx.get(f"{server.url}/api/storage/files/not-a-token")
         assert_envelope(bad_download, 404, "not_found")
+
+
+def test_keys_with_dot_segments_are_refused(tmp_path: Path) -> None:
+    """`incoming/<me>/../<victim>/...` must not reach another user's upload or files."""
+    with live_server(tmp_path) as server, httpx.Client(base_url=server.url) as client:
+        victim, intruder = register_and_login(client, "victim"), register_and_login(client, "intruder")
+        grant = presign(client, victim).json()
+        put_object(grant, photos.flower())
+        me = intruder.user["id"]
+        attempts = [
+            f"incoming/{me}/../{grant['key'].split('/', 1)[1]}",
+            f"incoming/{me}/./../{grant['key'].split('/', 1)[1]}",
+            f"incoming/{me}/../../users/{victim.user['id']}/x/original.zip",
+            f"incoming/{me}//a.jpg",
+            f"incoming/{me}/abc/../../x.jpg",
+        ]
+        for key in attempts:
+            assert_envelope(
+                client.post("/api/upload/confirm", json={"key": key}, headers=intruder.headers), 404, "not_found"
+            )
+        confirmed = client.post("/api/upload/confirm", json={"key": grant["key"]}, headers=victim.headers)
+        assert confirmed.status_code == 200

@@ -12,7 +12,15 @@ import pytest
 from tests import photos
 from tests.auth.test_admin import make_admin
 from tests.media.test_validation import upload
-from tests.support import LiveServer, assert_envelope, live_server, register_and_login, run_sql, stored_files
+from tests.support import (
+    Account,
+    LiveServer,
+    assert_envelope,
+    live_server,
+    register_and_login,
+    run_sql,
+    stored_files,
+)
 
 
 def fail_commits_that_add_images(monkeypatch: pytest.MonkeyPatch) -> dict[str, bool]:
@@ -123,3 +131,63 @@ def test_an_upload_over_quota_is_refused_and_nothing_is_written(tmp_path: Path) 
         assert client.get("/api/images", headers=account.headers).json()["total"] == 1
         assert run_sql(server, "SELECT count(*) FROM blobs")[0][0] == 1
         assert upload(client, account, photos.flower()).status_code == 201  # a duplicate costs nothing
+
+
+def test_many_concurrent_uploads_all_succeed(client: httpx.Client, account: Account) -> None:
+    """Blob bookkeeping never waits on the request's own connection pool (it once deadlocked at ~16)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = ["flower.jpg", "flower2.jpg", "hopper.jpg", "hopper.png", "hopper.gif", "hopper.webp"]
+
+    def one(index: int) -> int:
+        with httpx.Client(base_url=str(client.base_url), timeout=60) as own:
+            name = names[index % len(names)]
+            return own.post(
+                "/api/images", files={"file": (name, photos.photo(name))}, headers=account.headers
+            ).status_code
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        statuses = list(pool.map(one, range(40)))
+    assert statuses == [201] * 40
+    assert client.get("/api/images", headers=account.headers).json()["total"] == 40
+
+
+def test_a_blob_marked_for_deletion_but_still_used_is_revived(
+    server: LiveServer, client: httpx.Client, account: Account
+) -> None:
+    """The race of deleting the last copy while the same bytes are uploaded again ends with files intact."""
+    admin = make_admin(server, client)
+    first = client.post(
+        "/collection/items",
+        files={"image": ("a.jpg", photos.photo("flower2.jpg"))},
+        data={"title": "a"},
+        headers=admin.headers,
+    ).json()
+    run_sql(server, "UPDATE blobs SET state = 'deleting'")  # as if a concurrent delete had released it
+    assert client.post("/api/admin/maintenance", headers=admin.headers).json()["unfinished_blobs"] >= 1
+    assert [row[0] for row in run_sql(server, "SELECT DISTINCT state FROM blobs")] == ["ready"]
+    image = client.get(f"/collection/items/{first['id']}/image", headers=admin.headers)
+    assert image.status_code == 200 and image.json()["image"]
+
+
+def test_a_failing_cleanup_after_commit_does_not_fail_the_request(
+    sqlite_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = sqlite_server.app.state.storage
+
+    async def broken_delete(key: str) -> None:
+        raise OSError("storage went away")
+
+    with httpx.Client(base_url=sqlite_server.url) as client:
+        account = register_and_login(client)
+        item = client.post(
+            "/collection/items",
+            files={"image": ("a.jpg", photos.flower())},
+            data={"title": "x"},
+            headers=account.headers,
+        ).json()
+        monkeypatch.setattr(storage, "delete", broken_delete)
+        assert client.delete(f"/collection/items/{item['id']}", headers=account.headers).status_code == 204
+        assert run_sql(sqlite_server, "SELECT state FROM blobs") == [("deleting",)]  # the sweep finishes it
+        monkeypatch.undo()
+        assert client.get("/collection/items", headers=account.headers).json()["total"] == 0

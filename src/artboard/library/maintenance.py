@@ -29,8 +29,7 @@ async def run_maintenance(
 ) -> MaintenanceReport:
     async with transaction(sessions) as db:
         purged = await library.purge(db)
-    async with transaction(sessions) as db:
-        unfinished = await library.media.sweep(db)
+    unfinished = await library.media.sweep()
     stale = await uploads.sweep()
     return MaintenanceReport(purged.images, purged.folders, purged.blobs, unfinished, stale)
 

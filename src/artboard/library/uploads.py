@@ -19,7 +19,7 @@ from artboard.errors import NotFound, PayloadTooLarge, ValidationFailed
 from artboard.kit.signing import UrlSigner
 from artboard.library import repository
 from artboard.library.service import Library
-from artboard.media.storage import DOWNLOAD_ROUTE, PresignedUpload, Storage
+from artboard.media.storage import DOWNLOAD_ROUTE, PresignedUpload, Storage, is_plain_key
 from artboard.media.upload import too_large
 from artboard.media.validation import ImageRejected, accepted
 from artboard.models import Blob, Image
@@ -65,9 +65,16 @@ class DirectUploads:
         key = f"{INCOMING}/{owner_id}/{secrets.token_hex(8)}/{safe_filename(filename)}"
         return key, self.storage.presign_upload(key, content_type, self.max_file_size, self.expires_s, base_url)
 
-    async def confirm(self, db: AsyncSession, owner_id: str, key: str) -> tuple[Image, Blob]:
-        if not key.startswith(f"{INCOMING}/{owner_id}/"):
+    @staticmethod
+    def _own_key(owner_id: str, key: str) -> str:
+        """The key when it is one of this user's upload keys (exactly the shape ``presign`` makes), else 404."""
+        parts = key.split("/")
+        if len(parts) != 4 or parts[:2] != [INCOMING, owner_id] or not is_plain_key(key):
             raise NotFound("No upload with this key.")
+        return key
+
+    async def confirm(self, db: AsyncSession, owner_id: str, key: str) -> tuple[Image, Blob]:
+        key = self._own_key(owner_id, key)
         done = await repository.image_by_upload_key(db, owner_id, key)
         if done is not None:
             return done  # confirming twice is harmless
@@ -89,7 +96,7 @@ class DirectUploads:
         return image, blob
 
     async def download_urls(self, db: AsyncSession, owner_id: str, key: str, base_url: str) -> DownloadUrls:
-        found = await repository.image_by_upload_key(db, owner_id, key)
+        found = await repository.image_by_upload_key(db, owner_id, self._own_key(owner_id, key))
         if found is None:
             raise NotFound("No upload with this key.")
         _, blob = found

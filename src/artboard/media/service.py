@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import logging
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,7 +26,6 @@ from artboard.media.validation import EXTENSIONS, ImageInfo, inspect_image
 from artboard.models import Blob, Image
 from artboard.models.base import new_id, utcnow
 
-log = logging.getLogger("artboard.media")
 PENDING_GRACE = timedelta(hours=1)
 
 
@@ -55,6 +54,8 @@ class Media:
         self.storage = storage
         self._sessions = sessions
         self.limits = limits
+        # Decoding is CPU- and memory-heavy (a 60 MP PNG decodes to ~240 MB): one at a time per core.
+        self._decoding = asyncio.Semaphore(os.cpu_count() or 1)
 
     async def ingest(self, db: AsyncSession, owner_id: str, data: bytes) -> Blob:
         """The ready blob holding these bytes for this owner; identical bytes are stored once.
@@ -66,12 +67,13 @@ class Media:
         )
         sha256 = hashlib.sha256(data).hexdigest()
         existing = await self._blob_by_hash(db, owner_id, sha256)
+        if existing is not None and existing.state == "deleting":
+            await self._remove([existing.id])  # finish that deletion now (or revive the blob if still used)
+            existing = await self._blob_by_hash(db, owner_id, sha256, fresh=True)
         if existing is not None and existing.state == "ready":
             return existing
-        if existing is not None and existing.state == "deleting":
-            await self._remove([existing.id])  # finish that deletion now, then store the bytes afresh
-            existing = None
-        prepared = await asyncio.to_thread(self._prepare, data, info, sha256)
+        async with self._decoding:
+            prepared = await asyncio.to_thread(self._prepare, data, info, sha256)
         await self._check_quota(db, owner_id, prepared.stored_bytes)
         blob_id = existing.id if existing is not None else await self._reserve(owner_id, prepared)
         blob = await db.get(Blob, blob_id, populate_existing=True)
@@ -81,7 +83,7 @@ class Media:
             await self.storage.put(blob.thumb_key, prepared.derivatives.thumbnail, "image/jpeg")
             await self.storage.put(blob.square_key, prepared.derivatives.square, "image/jpeg")
         except Exception as exc:
-            await self._remove([blob.id])
+            await self._abandon(blob.id)
             raise ExternalFailure("File storage failed; nothing was saved. Try again.") from exc
         blob.state = "ready"
         return blob
@@ -92,9 +94,11 @@ class Media:
         archive = archive_original(data, f"original.{EXTENSIONS[info.content_type]}")
         return _Prepared(info, sha256, len(data), derivatives, archive)
 
-    async def _blob_by_hash(self, db: AsyncSession, owner_id: str, sha256: str) -> Blob | None:
-        result = await db.execute(select(Blob).where(Blob.owner_id == owner_id, Blob.sha256 == sha256))
-        return result.scalar_one_or_none()
+    async def _blob_by_hash(self, db: AsyncSession, owner_id: str, sha256: str, *, fresh: bool = False) -> Blob | None:
+        query = select(Blob).where(Blob.owner_id == owner_id, Blob.sha256 == sha256)
+        if fresh:
+            query = query.execution_options(populate_existing=True)
+        return (await db.execute(query)).scalar_one_or_none()
 
     async def _check_quota(self, db: AsyncSession, owner_id: str, extra: int) -> None:
         if not self.limits.quota_bytes:
@@ -138,12 +142,11 @@ class Media:
                 return str(result.scalar_one())
         return blob_id
 
-    async def _discard(self, blob: Blob) -> None:
-        for key in blob.keys:
-            try:
-                await self.storage.delete(key)
-            except Exception:  # the sweep retries whatever this could not remove
-                log.exception("could not delete %s", key)
+    async def _abandon(self, blob_id: str) -> None:
+        """Undo a reservation whose files could not all be written."""
+        async with transaction(self._sessions) as own:
+            await own.execute(update(Blob).where(Blob.id == blob_id).values(state="deleting"))
+        await self._remove([blob_id])
 
     async def original(self, blob: Blob) -> bytes:
         return read_archived(await self.storage.get(blob.archive_key))
@@ -166,19 +169,31 @@ class Media:
         return len(orphans)
 
     async def _remove(self, blob_ids: list[str]) -> None:
-        async with transaction(self._sessions) as own:
-            blobs = list((await own.execute(select(Blob).where(Blob.id.in_(blob_ids)))).scalars())
-            for blob in blobs:
-                await self._discard(blob)
-                await own.delete(blob)
+        """Delete blobs marked ``deleting``: row first, so a foreign key still pointing at it (an upload of
+        the same bytes that reused the blob meanwhile) stops the delete and revives the blob instead; files
+        next, inside the same transaction, so a crash before the commit leaves the row for the sweep."""
+        for blob_id in blob_ids:
+            try:
+                async with transaction(self._sessions) as own:
+                    blob = await own.get(Blob, blob_id, with_for_update=True)
+                    if blob is None or blob.state != "deleting":
+                        continue
+                    keys = blob.keys
+                    await own.delete(blob)
+                    await own.flush()
+                    for key in keys:
+                        await self.storage.delete(key)
+            except IntegrityError:
+                async with transaction(self._sessions) as own:
+                    await own.execute(update(Blob).where(Blob.id == blob_id).values(state="ready"))
 
-    async def sweep(self, db: AsyncSession) -> int:
+    async def sweep(self) -> int:
         """Finish what a crash interrupted: blobs being deleted, and pending ones older than the grace period."""
         cutoff = utcnow() - PENDING_GRACE
-        unfinished = (Blob.state == "deleting") | ((Blob.state == "pending") & (Blob.created < cutoff))
-        stale = list((await db.execute(select(Blob).where(unfinished))).scalars())
-        for blob in stale:
-            await self._discard(blob)
-        if stale:
-            await db.execute(delete(Blob).where(Blob.id.in_([b.id for b in stale])))
-        return len(stale)
+        async with transaction(self._sessions) as own:
+            stale_pending = (Blob.state == "pending") & (Blob.created < cutoff)
+            await own.execute(update(Blob).where(stale_pending).values(state="deleting"))
+        async with self._sessions() as own:
+            unfinished = list((await own.execute(select(Blob.id).where(Blob.state == "deleting"))).scalars())
+        await self._remove(unfinished)
+        return len(unfinished)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,6 +23,14 @@ from artboard.kit.signing import UrlSigner
 
 UPLOAD_ROUTE = "/api/storage/upload"
 DOWNLOAD_ROUTE = "/api/storage/files"
+
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
+
+
+def is_plain_key(key: str) -> bool:
+    """Slash-separated segments of a small alphabet, none of them ``.``, ``..`` or empty, no leading slash."""
+    return len(key) <= 512 and all(_SEGMENT.match(segment) for segment in key.split("/"))
 
 
 @dataclass(frozen=True)
@@ -64,11 +73,10 @@ class LocalStorage:
         self._signer = signer
 
     def path(self, key: str) -> Path:
-        """The file for a key; keys are built by Artboard, but a key that escapes the root is refused anyway."""
-        path = (self.root / key).resolve()
-        if not path.is_relative_to(self.root.resolve()) or path == self.root.resolve():
+        """The file for a key; a key that is not plain relative segments (``..``, ``.``, empty) is refused."""
+        if not is_plain_key(key):
             raise NotFound("No such file.")
-        return path
+        return self.root / key
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         await asyncio.to_thread(self._write_atomically, self.path(key), data)
