@@ -60,15 +60,19 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
     async with factory() as session:
         try:
             yield session
-            await session.commit()
-            for callback in session.info.pop(AFTER_COMMIT, []):
-                try:
-                    await callback()
-                except Exception:  # the commit stands; what a callback leaves undone, maintenance finishes
-                    log.exception("after-commit work failed")
         except AppError as exc:
-            await (session.commit() if exc.commit else session.rollback())
+            await (_commit(session) if exc.commit else session.rollback())
             raise
         except BaseException:
             await session.rollback()
             raise
+        await _commit(session)
+
+
+async def _commit(session: AsyncSession) -> None:
+    await session.commit()
+    for callback in session.info.pop(AFTER_COMMIT, []):
+        try:
+            await callback()
+        except Exception:  # the commit stands; what a callback leaves undone, maintenance finishes
+            log.exception("after-commit work failed")

@@ -71,12 +71,17 @@ class TokenCache:
             return None
         return entry
 
-    def put(self, token: str, principal: Principal, session_id: str, collection_id: str, expires_at: float) -> None:
+    def generation(self, user_id: str) -> int:
+        """Read before looking the user up: an entry stored from a read older than a revocation is void."""
+        return self._generations.get(user_id, 0)
+
+    def put(
+        self, token: str, principal: Principal, session_id: str, collection_id: str, expires_at: float, generation: int
+    ) -> None:
         if self.lifetime_s <= 0:
             return
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
-        generation = self._generations.get(principal.id, 0)
         self._entries[token] = _Entry(
             principal, session_id, collection_id, generation, time.monotonic() + self.lifetime_s, expires_at
         )

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from artboard.auth import repository
 from artboard.auth.principal import Principal, TokenCache
+from artboard.db import after_commit
 from artboard.errors import AuthenticationFailed, Conflict, Forbidden, NotFound, RateLimited
 from artboard.kit.passwords import hash_password, verify_password
 from artboard.kit.ratelimit import FailureCounter
@@ -149,7 +150,7 @@ class Accounts:
         now = utcnow()
         if token.used_at is not None or not await repository.mark_refresh_token_used(db, token.id, now):
             session.revoked_at = session.revoked_at or now
-            self._cache.forget_user(session.user_id)
+            self._forget(db, session.user_id)
             raise RefreshTokenReused("This refresh token was already used; the session has been ended.")
         user = await repository.user_by_id(db, session.user_id)
         if user is None or user.disabled or session.revoked_at is not None or session.expires_at <= now:
@@ -169,16 +170,26 @@ class Accounts:
     async def end_session_by_refresh_token(self, db: AsyncSession, refresh_token: str) -> None:
         found = await repository.refresh_token_by_hash(db, digest(refresh_token))
         if found is not None:
-            await self._revoke(found[1])
+            await self._revoke(db, found[1])
 
     async def end_session(self, db: AsyncSession, session_id: str) -> None:
         session = await db.get(AuthSession, session_id)
         if session is not None:
-            await self._revoke(session)
+            await self._revoke(db, session)
 
-    async def _revoke(self, session: AuthSession) -> None:
+    async def _revoke(self, db: AsyncSession, session: AuthSession) -> None:
         session.revoked_at = session.revoked_at or utcnow()
-        self._cache.forget_user(session.user_id)
+        self._forget(db, session.user_id)
+
+    def _forget(self, db: AsyncSession, user_id: str) -> None:
+        """Drop the user's cached tokens now and again once the change is committed: a token checked in
+        between would otherwise be cached from the state before the change."""
+        self._cache.forget_user(user_id)
+
+        async def again() -> None:
+            self._cache.forget_user(user_id)
+
+        after_commit(db, again)
 
     def recall(self, token: str) -> tuple[Principal, TokenClaims] | None:
         """The result of a recent ``resolve_token`` for this token, if still valid; costs no I/O."""
@@ -195,6 +206,7 @@ class Accounts:
         claims = self.signer.peek(token)
         if claims is None:
             return None
+        generation = self._cache.generation(claims.user_id)
         found = await repository.user_with_session(db, claims.user_id, claims.session_id)
         if found is None:
             return None
@@ -206,7 +218,12 @@ class Accounts:
             return None
         principal = Principal.of(user)
         self._cache.put(
-            token, principal, claims.session_id, claims.collection_id, min(expires, session.expires_at.timestamp())
+            token,
+            principal,
+            claims.session_id,
+            claims.collection_id,
+            min(expires, session.expires_at.timestamp()),
+            generation,
         )
         return principal, claims
 
@@ -229,13 +246,13 @@ class Accounts:
         user.token_key = new_token_key()
         await repository.revoke_user_sessions(db, user.id, utcnow())
         await db.flush()
-        self._cache.forget_user(user.id)
+        self._forget(db, user.id)
 
     async def set_gpu_endpoint(self, db: AsyncSession, user_id: str, endpoint: str | None) -> User:
         user = await self._user(db, user_id)
         user.gpu_endpoint = endpoint
         await db.flush()
-        self._cache.forget_user(user.id)
+        self._forget(db, user.id)
         return user
 
     async def admin_update(
@@ -253,5 +270,5 @@ class Accounts:
             if disabled:
                 await self.revoke_all(db, target)
         await db.flush()
-        self._cache.forget_user(target.id)
+        self._forget(db, target.id)
         return target
