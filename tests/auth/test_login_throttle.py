@@ -76,3 +76,20 @@ def test_one_ip_guessing_many_accounts_is_throttled(throttled: LiveServer) -> No
             assert response.status_code == 401
         blocked = client.post("/auth/login", json={"email": _register(client), "password": PASSWORD})
         assert_envelope(blocked, 429, "rate_limit_error")
+
+
+def test_a_burst_of_parallel_guesses_is_cut_off_at_the_limit(throttled: LiveServer) -> None:
+    """Attempts count before the (slow) password check, so parallel guesses cannot all be evaluated."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with httpx.Client(base_url=throttled.url) as client:
+        email = _register(client)
+
+    def guess(index: int) -> int:
+        with httpx.Client(base_url=throttled.url, timeout=30) as own:
+            return own.post("/auth/login", json={"email": email, "password": f"guess-{index:04d}"}).status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(guess, range(20)))
+    assert statuses.count(401) == LIMITS["login_failures_per_account"]
+    assert statuses.count(429) == 20 - LIMITS["login_failures_per_account"]

@@ -104,22 +104,22 @@ class Accounts:
         return candidate
 
     async def authenticate(self, db: AsyncSession, email: str, password: str, client_ip: str) -> User:
-        """Check a password under per-account and per-IP failure limits; one answer for every failure."""
+        """Check a password under per-account and per-IP attempt limits; one answer for every failure."""
         account_key, ip_key = f"account:{email.lower()}", f"ip:{client_ip}"
+        window = self._limits.window_s
         wait = max(
-            await self._failures.retry_after(account_key, self._limits.per_account),
-            await self._failures.retry_after(ip_key, self._limits.per_ip),
+            await self._failures.hit(account_key, self._limits.per_account, window),
+            await self._failures.hit(ip_key, self._limits.per_ip, window),
         )
         if wait:
             raise RateLimited(f"Too many failed sign-in attempts. Try again in {wait} seconds.", retry_after=wait)
         user = await repository.user_by_email(db, email)
         if not await verify_password(user.password_hash if user else None, password) or user is None:
-            await self._failures.record(account_key, self._limits.window_s)
-            await self._failures.record(ip_key, self._limits.window_s)
             raise AuthenticationFailed(INVALID_CREDENTIALS)
+        await self._failures.reset(account_key)
+        await self._failures.forgive(ip_key)
         if user.disabled:
             raise Forbidden("This account is disabled.")
-        await self._failures.reset(account_key)
         return user
 
     async def open_session(

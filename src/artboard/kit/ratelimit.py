@@ -1,4 +1,8 @@
-"""Fixed-window failure counters for login throttling, in memory or in Redis (shared by all instances)."""
+"""Fixed-window attempt counters for login throttling, in memory or in Redis (shared by all instances).
+
+An attempt is counted before the password is checked, so a burst of parallel guesses cannot all slip
+through while the first ones are still being verified; a success takes its own count back.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,11 @@ from redis.asyncio import Redis
 
 
 class FailureCounter(Protocol):
-    async def retry_after(self, key: str, limit: int) -> int:
-        """Seconds until ``key`` may try again, or 0 when it is under ``limit`` failures."""
+    async def hit(self, key: str, limit: int, window_s: int) -> int:
+        """Count one attempt; returns 0 when it is within ``limit``, else the seconds until the window ends."""
 
-    async def record(self, key: str, window_s: int) -> None: ...
+    async def forgive(self, key: str) -> None:
+        """Take one attempt back (it succeeded)."""
 
     async def reset(self, key: str) -> None: ...
 
@@ -21,15 +26,7 @@ class MemoryFailureCounter:
     def __init__(self) -> None:
         self._windows: dict[str, tuple[int, float]] = {}
 
-    async def retry_after(self, key: str, limit: int) -> int:
-        count, reset_at = self._windows.get(key, (0, 0.0))
-        remaining = reset_at - time.monotonic()
-        if remaining <= 0:
-            self._windows.pop(key, None)
-            return 0
-        return max(1, int(remaining + 0.999)) if count >= limit else 0
-
-    async def record(self, key: str, window_s: int) -> None:
+    async def hit(self, key: str, limit: int, window_s: int) -> int:
         now = time.monotonic()
         count, reset_at = self._windows.get(key, (0, now + window_s))
         if reset_at <= now:
@@ -37,6 +34,12 @@ class MemoryFailureCounter:
         self._windows[key] = (count + 1, reset_at)
         if len(self._windows) > 100_000:
             self._drop_expired(now)
+        return 0 if count < limit else max(1, int(reset_at - now + 0.999))
+
+    async def forgive(self, key: str) -> None:
+        count, reset_at = self._windows.get(key, (0, 0.0))
+        if count > 0:
+            self._windows[key] = (count - 1, reset_at)
 
     async def reset(self, key: str) -> None:
         self._windows.pop(key, None)
@@ -47,24 +50,20 @@ class MemoryFailureCounter:
 
 
 class RedisFailureCounter:
-    def __init__(self, redis: Redis, prefix: str = "artboard:login-failures:") -> None:
+    def __init__(self, redis: Redis, prefix: str = "artboard:login-attempts:") -> None:
         self._redis = redis
         self._prefix = prefix
 
-    async def retry_after(self, key: str, limit: int) -> int:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.get(self._prefix + key)
-            pipe.ttl(self._prefix + key)
-            count, ttl = await pipe.execute()
-        if count is None or int(count) < limit:
-            return 0
-        return max(1, int(ttl))
-
-    async def record(self, key: str, window_s: int) -> None:
+    async def hit(self, key: str, limit: int, window_s: int) -> int:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.incr(self._prefix + key)
             pipe.expire(self._prefix + key, window_s, nx=True)
-            await pipe.execute()
+            pipe.ttl(self._prefix + key)
+            count, _, ttl = await pipe.execute()
+        return 0 if int(count) <= limit else max(1, int(ttl))
+
+    async def forgive(self, key: str) -> None:
+        await self._redis.decr(self._prefix + key)
 
     async def reset(self, key: str) -> None:
         await self._redis.delete(self._prefix + key)
