@@ -149,8 +149,14 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
 
+async def _too_deep(request: Request, exc: Exception) -> JSONResponse:
+    """JSON nested deeper than Python's stack allows: the client's fault, not a crash."""
+    return error_response(request, 400, "validation_error", "The request body is nested too deeply.")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(PocketBaseError, _pocketbase_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RecursionError, _too_deep)

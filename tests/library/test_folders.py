@@ -72,3 +72,23 @@ def test_deleting_a_folder_trashes_its_subtree_and_restore_brings_it_back(
     assert {c["id"] for c in client.get("/api/folders", headers=account.headers).json()["collections"]} == {top, sub}
     assert client.get(f"/api/images/{image['id']}", headers=account.headers).json()["folder_id"] == sub
     assert client.get("/api/trash", headers=account.headers).json()["items"] == []
+
+
+def test_folders_nest_at_most_32_levels(client: httpx.Client, account: Account) -> None:
+    parent = None
+    chain = []
+    for level in range(32):
+        parent = folder(client, account, f"level {level}", parent)
+        chain.append(parent)
+    too_deep = client.post(
+        "/api/custom/collections/create", json={"name": "33", "parent_id": parent}, headers=account.headers
+    )
+    assert_envelope(too_deep, 400, "validation_error")
+    other = folder(client, account, "other")
+    child = folder(client, account, "child", other)
+    moved = client.patch(f"/api/folders/{other}", json={"parent_id": chain[30]}, headers=account.headers)
+    assert_envelope(moved, 400, "validation_error")  # other + child would reach level 33
+    assert client.patch(f"/api/folders/{child}", json={"parent_id": chain[30]}, headers=account.headers).is_success
+    assert client.delete(f"/api/folders/{chain[0]}", headers=account.headers).status_code == 204
+    trashed = {item["id"] for item in client.get("/api/trash", headers=account.headers).json()["items"]}
+    assert set(chain) | {child} <= trashed and other not in trashed

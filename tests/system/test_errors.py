@@ -86,3 +86,50 @@ def test_health_is_503_when_the_database_is_gone(tmp_path_factory: pytest.TempPa
         response = httpx.get(f"{server.url}/health")
         assert response.status_code == 503
         assert response.json()["database"]["ok"] is False
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "content"),
+    [
+        ("POST", "/auth/login", b"[" * 100_000),
+        ("POST", "/auth/register", b"[" * 100_000),
+        ("POST", "/api/collections/users/auth-with-password", b"[" * 100_000),
+        ("POST", "/api/collections/users/records", b"{" * 100_000),
+        ("POST", "/collection/items", b"[" * 100_000),
+        ("POST", "/api/custom/preferences/save", b"[" * 100_000),
+    ],
+)
+def test_deeply_nested_json_is_a_400(
+    client: httpx.Client, account: Account, method: str, path: str, content: bytes
+) -> None:
+    response = client.request(
+        method, path, content=content, headers={**account.headers, "content-type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/custom/collections/create", {"name": "bad\x00name"}),
+        ("/api/custom/preferences/save", {"model_name": "m", "preferences": {"scale": float("nan")}}),
+        ("/api/custom/preferences/save", {"model_name": "m", "preferences": {"a": "nul\x00"}}),
+        ("/api/custom/preferences/get", {"model_name": "m\x00"}),
+        ("/api/upload/presigned-url", {"filename": "a\x00.jpg", "content_type": "image/jpeg", "size": 1}),
+    ],
+)
+def test_values_a_database_cannot_store_are_refused(
+    client: httpx.Client, account: Account, path: str, body: dict[str, object]
+) -> None:
+    import json
+
+    content = json.dumps(body)  # allow_nan: the client sends NaN as JSON's non-standard literal
+    response = client.post(path, content=content, headers={**account.headers, "content-type": "application/json"})
+    assert_envelope(response, 422, "validation_error")
+
+
+def test_oversized_bodies_on_sign_in_routes_are_413(client: httpx.Client) -> None:
+    big = b'{"email": "a@b.co", "password": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    for path in ("/auth/login", "/api/collections/users/auth-with-password", "/api/collections/users/records"):
+        response = client.post(path, content=big, headers={"content-type": "application/json"})
+        assert response.status_code == 413, (path, response.text[:200])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from typing import Annotated, Any
 
@@ -14,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from artboard.auth.deps import AdminUser, CurrentUser, Db, SettingsDep
 from artboard.config import Settings
 from artboard.errors import NotFound, ValidationFailed
-from artboard.kit.body import parse_as
+from artboard.kit.body import FORM_OVERHEAD, BodyError, loads_strict, parse_as, read_capped_body, too_large
 from artboard.kit.pagination import Page, Pagination
 from artboard.library import repository
 from artboard.library.maintenance import run_maintenance
@@ -39,7 +38,7 @@ from artboard.library.schemas import (
 from artboard.library.service import FileContent, Library
 from artboard.library.uploads import DirectUploads
 from artboard.media.schemas import ConfirmRequest, DownloadUrlOut, PresignedUploadOut, PresignRequest
-from artboard.media.upload import FORM_OVERHEAD, read_capped_body, read_upload_form, too_large
+from artboard.media.upload import read_upload_form
 from artboard.models import Blob, Folder, Image
 
 router = APIRouter(tags=["gallery"])
@@ -196,7 +195,7 @@ async def upload_image(
     form = await read_upload_form(request, "file", settings.max_file_size)
     if form.file is None:
         raise ValidationFailed("The form has no `file` field.")
-    title = form.fields.get("title", form.filename or "")[:300]
+    title = form.fields.get("title", form.filename or "").replace("\x00", "")[:300]
     folder_id = _entity_id(form.fields.get("folder_id"), "folder_id")
     image, blob = await library.add_image(db, user.id, form.file, title=title, folder_id=folder_id)
     return image_out(image, blob, base_url(request, settings))
@@ -334,12 +333,13 @@ async def add_item(
             raise ValidationFailed("The form has no `image` field.")
         fields = {k: v for k, v in form.fields.items() if k != "metadata"}
         body = parse_as(
-            CollectionItemJson, {**fields, "image_base64": "-", "metadata": _metadata(form.fields.get("metadata"))}
+            CollectionItemJson,
+            {**fields, "image_base64": "-", "metadata": _json_object(form.fields.get("metadata") or "{}", "metadata")},
         )
         data = form.file
     else:
         raw = await read_capped_body(request, settings.max_file_size * 4 // 3 + FORM_OVERHEAD)
-        body = parse_as(CollectionItemJson, _json_object(raw))
+        body = parse_as(CollectionItemJson, _json_object(raw, "The request body"))
         data = _decode_base64(body.image_base64)
         if len(data) > settings.max_file_size:
             raise too_large(settings.max_file_size)
@@ -366,25 +366,14 @@ async def item_image(item_id: str, user: CurrentUser, db: Db, library: LibraryDe
     return CollectionImage(image=base64.b64encode(content.data).decode(), content_type=content.content_type)
 
 
-def _metadata(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
+def _json_object(raw: bytes | str, what: str) -> dict[str, Any]:
+    """``raw`` parsed as a JSON object, or a 400 naming ``what``."""
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        raise ValidationFailed("metadata must be a JSON object.") from None
+        value = loads_strict(raw)
+    except BodyError:
+        value = None
     if not isinstance(value, dict):
-        raise ValidationFailed("metadata must be a JSON object.")
-    return value
-
-
-def _json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ValidationFailed("The request body is not valid JSON.") from None
-    if not isinstance(value, dict):
-        raise ValidationFailed("The request body must be a JSON object.")
+        raise ValidationFailed(f"{what} must be a JSON object.")
     return value
 
 

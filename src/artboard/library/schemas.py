@@ -7,10 +7,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
+from artboard.kit.body import CleanText, JsonObject
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), CleanText]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300), CleanText]
 EntityId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{15}$")]
-ModelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ModelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), CleanText]
 
 
 class FolderCreate(BaseModel):
@@ -78,7 +80,7 @@ class ImageOut(BaseModel):
 class CollectionItemJson(BaseModel):
     title: Title
     image_base64: Annotated[str, Field(min_length=1)]
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
 
 
 class CollectionItemOut(BaseModel):
@@ -116,7 +118,7 @@ class PreferencesQuery(BaseModel):
 
 class PreferencesSave(BaseModel):
     model_name: ModelName
-    preferences: dict[str, Any]
+    preferences: JsonObject
 
 
 class PreferencesOut(BaseModel):

@@ -16,6 +16,39 @@ from artboard.models import Blob, Folder, Image, Preference
 from artboard.models.base import utcnow
 
 VARIANTS = ("original", "thumb", "square")
+MAX_FOLDER_DEPTH = 32
+
+
+def _ancestors(parents: dict[str, str | None], start: str) -> list[str]:
+    """``start`` and the folders above it, nearest first."""
+    chain: list[str] = []
+    current: str | None = start
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = parents.get(current)
+    return chain
+
+
+def _subtree(parents: dict[str, str | None], root: str) -> list[str]:
+    """``root`` and every folder below it, breadth first."""
+    children: dict[str, list[str]] = {}
+    for folder_id, parent_id in parents.items():
+        if parent_id is not None:
+            children.setdefault(parent_id, []).append(folder_id)
+    found, index = {root: None}, 0
+    order = [root]
+    while index < len(order):
+        for child in children.get(order[index], []):
+            if child not in found:  # a cycle (only a concurrent move race could make one) ends here
+                found[child] = None
+                order.append(child)
+        index += 1
+    return order
+
+
+def _height(parents: dict[str, str | None], root: str) -> int:
+    """How many levels the subtree of ``root`` spans (1 for a folder without subfolders)."""
+    return max(len(_ancestors(parents, leaf)) - len(_ancestors(parents, root)) + 1 for leaf in _subtree(parents, root))
 
 
 @dataclass(frozen=True)
@@ -44,6 +77,7 @@ class Library:
     ) -> Folder:
         if parent_id is not None:
             await self.folder(db, owner_id, parent_id)
+            self._check_depth(len(_ancestors(await repository.parent_ids(db, owner_id), parent_id)) + 1)
         folder = Folder(owner_id=owner_id, name=name, parent_id=parent_id, private=private)
         db.add(folder)
         await db.flush()
@@ -61,8 +95,11 @@ class Library:
             parent_id = changes["parent_id"]
             if parent_id is not None:
                 await self.folder(db, owner_id, parent_id)
-                if folder_id in self._ancestors(await repository.parent_ids(db, owner_id), parent_id):
+                parents = await repository.parent_ids(db, owner_id)
+                above = _ancestors(parents, parent_id)
+                if folder_id in above:
                     raise Conflict("A folder cannot move inside itself or one of its subfolders.")
+                self._check_depth(len(above) + _height(parents, folder_id))
             folder.parent_id = parent_id
         if changes.get("name") is not None:
             folder.name = changes["name"]
@@ -72,20 +109,15 @@ class Library:
         return folder
 
     @staticmethod
-    def _ancestors(parents: dict[str, str | None], start: str) -> list[str]:
-        chain: list[str] = []
-        current: str | None = start
-        while current is not None and current not in chain:
-            chain.append(current)
-            current = parents.get(current)
-        return chain
+    def _check_depth(depth: int) -> None:
+        if depth > MAX_FOLDER_DEPTH:
+            raise ValidationFailed(f"Folders nest at most {MAX_FOLDER_DEPTH} levels deep.")
 
     async def trash_folder(self, db: AsyncSession, owner_id: str, folder_id: str) -> None:
         """Trash the folder with its subfolders and their images, all stamped with one time."""
         await self.folder(db, owner_id, folder_id)
         parents = await repository.parent_ids(db, owner_id)
-        subtree = [f for f in parents if folder_id in self._ancestors(parents, f)]
-        await repository.set_deleted(db, owner_id, subtree, utcnow())
+        await repository.set_deleted(db, owner_id, _subtree(parents, folder_id), utcnow())
 
     # ---- images -------------------------------------------------------------------------------------
 
@@ -173,8 +205,7 @@ class Library:
         if folder is not None:
             if folder.parent_id and await repository.folder(db, owner_id, folder.parent_id) is None:
                 folder.parent_id = None  # its parent is still in the trash (or gone): restore to the top
-            subtree = [f for f in parents if item_id in self._ancestors(parents, f)]
-            await repository.set_deleted(db, owner_id, subtree, None, match=folder.deleted_at)
+            await repository.set_deleted(db, owner_id, _subtree(parents, item_id), None, match=folder.deleted_at)
             return "folder"
         found = await repository.image(db, owner_id, item_id, trashed=True)
         if found is None:

@@ -16,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from artboard.db import after_commit
 from artboard.errors import NotFound, PayloadTooLarge, ValidationFailed
+from artboard.kit.body import too_large
 from artboard.kit.signing import UrlSigner
 from artboard.library import repository
 from artboard.library.service import Library
 from artboard.media.storage import DOWNLOAD_ROUTE, PresignedUpload, Storage, is_plain_key
-from artboard.media.upload import too_large
 from artboard.media.validation import ImageRejected, accepted
 from artboard.models import Blob, Image
 from artboard.models.base import utcnow

@@ -10,10 +10,11 @@ import mimetypes
 from fastapi import APIRouter, Request, Response, status
 
 from artboard.errors import AuthenticationFailed, NotFound, ValidationFailed
+from artboard.kit.body import too_large
 from artboard.kit.signing import UrlSigner
 from artboard.media.derivatives import read_archived
 from artboard.media.storage import DOWNLOAD_ROUTE, UPLOAD_ROUTE, Storage
-from artboard.media.upload import read_upload_form, too_large
+from artboard.media.upload import read_upload_form
 
 router = APIRouter(tags=["storage"])
 

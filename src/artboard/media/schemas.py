@@ -6,7 +6,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-Filename = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+from artboard.kit.body import CleanText
+
+Filename = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255), CleanText]
 StorageKey = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
-from artboard.errors import PayloadTooLarge, ValidationFailed
-
-# Room for the form's other fields and multipart boundaries on top of the file itself.
-FORM_OVERHEAD = 64 * 1024
+from artboard.errors import ValidationFailed
+from artboard.kit.body import FORM_OVERHEAD, capped_stream, too_large
 
 
 @dataclass(frozen=True)
@@ -20,26 +17,6 @@ class UploadedForm:
     file: bytes | None
     filename: str | None
     fields: dict[str, str]
-
-
-def too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"The file is larger than the {limit // (1024 * 1024)} MiB limit.", detail={"limit": limit})
-
-
-async def capped_stream(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_large(limit - FORM_OVERHEAD if limit > FORM_OVERHEAD else limit)
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise too_large(limit)
-        yield chunk
-
-
-async def read_capped_body(request: Request, limit: int) -> bytes:
-    return b"".join([chunk async for chunk in capped_stream(request, limit)])
 
 
 async def read_upload_form(request: Request, file_field: str, max_file_size: int) -> UploadedForm:
