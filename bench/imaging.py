@@ -28,7 +28,7 @@ from artboard.media.derivatives import make_square, make_thumbnail
 
 IMAGES = Path(os.environ.get("ARTBOARD_TEST_IMAGES", "ARTBOARD_TEST_IMAGES is not set"))
 SOURCES = ["flower.jpg", "frozenpond.mpo", "flower2.jpg", "hopper.jpg"]
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "9"))
 RESULTS = Path(__file__).parent / "results"
 
 

@@ -32,7 +32,7 @@ class Derivatives:
 
 def make_thumbnail(source: BinaryIO) -> bytes:
     """Fit inside 128x128, aspect ratio kept."""
-    return encode_jpeg(_fit(_decode(source, THUMB_SIZE), THUMB_SIZE))
+    return encode_jpeg(_thumbnail(_decode(source, THUMB_SIZE)))
 
 
 def make_square(source: BinaryIO) -> bytes:
@@ -43,7 +43,7 @@ def make_square(source: BinaryIO) -> bytes:
 def make_derivatives(source: BinaryIO) -> Derivatives:
     """Both derivatives from one decode (at the square's scale)."""
     decoded = _decode(source, SQUARE_SIZE)
-    return Derivatives(encode_jpeg(_fit(decoded.copy(), THUMB_SIZE)), encode_jpeg(_letterbox(decoded)))
+    return Derivatives(encode_jpeg(_thumbnail(decoded)), encode_jpeg(_letterbox(decoded)))
 
 
 def archive_original(data: bytes, member_name: str) -> bytes:
@@ -93,14 +93,21 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB") if image.mode != "RGB" else image
 
 
-def _fit(image: Image.Image, size: int) -> Image.Image:
-    image.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=1.0)
-    return image
+def _fitted_size(image: Image.Image, box: int) -> tuple[int, int]:
+    """The size with the longer side ``box``, aspect ratio kept."""
+    scale = box / max(image.size)
+    return max(1, round(image.width * scale)), max(1, round(image.height * scale))
+
+
+def _thumbnail(image: Image.Image) -> Image.Image:
+    """Fit inside 128 px, never enlarged: bicubic after a box pre-reduction (LANCZOS costs 25% more, unseen)."""
+    if max(image.size) <= THUMB_SIZE:
+        return image
+    return image.resize(_fitted_size(image, THUMB_SIZE), Image.Resampling.BICUBIC, reducing_gap=1.0)
 
 
 def _letterbox(image: Image.Image) -> Image.Image:
-    scale = SQUARE_SIZE / max(image.size)
-    target = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    target = _fitted_size(image, SQUARE_SIZE)
     if target != image.size:
         image = _resize(image, target)
     canvas = Image.new("RGB", (SQUARE_SIZE, SQUARE_SIZE), (0, 0, 0))
@@ -109,11 +116,11 @@ def _letterbox(image: Image.Image) -> Image.Image:
 
 
 def _resize(image: Image.Image, target: tuple[int, int]) -> Image.Image:
-    """Resize to ``target``, enlarging too (``thumbnail()`` never does, the square must).
+    """Resize to ``target`` (larger or smaller).
 
     When the ratio is within 5% of a whole number k >= 2 (a 1024 px PNG is exactly 2x the square), a k-fold
-    box reduction plus at most a 5% stretch costs a third of a direct resample and lands within 1/255 of
-    LANCZOS on average.
+    box reduction plus at most a 5% stretch costs a fraction of a direct resample and stays within about
+    1/255 of LANCZOS on average.
     """
     ratio = image.width / target[0]
     factor = round(ratio)
@@ -122,9 +129,9 @@ def _resize(image: Image.Image, target: tuple[int, int]) -> Image.Image:
         ratio /= factor
     if image.size == target:
         return image
-    if 1 - MAX_STRETCH <= ratio < 1:
-        return image.resize(target, Image.Resampling.BILINEAR)  # a stretch of a few percent
-    return image.resize(target, Image.Resampling.BILINEAR if ratio > 1 else Image.Resampling.LANCZOS)
+    if ratio >= 1 - MAX_STRETCH:
+        return image.resize(target, Image.Resampling.BILINEAR)  # a reduction, or a stretch of a few percent
+    return image.resize(target, Image.Resampling.LANCZOS)
 
 
 def encode_jpeg(image: Image.Image) -> bytes:
