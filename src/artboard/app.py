@@ -16,7 +16,7 @@ from artboard import __version__
 from artboard.auth import admin as auth_admin
 from artboard.auth import pocketbase as auth_pocketbase
 from artboard.auth import routes as auth_routes
-from artboard.auth.principal import TokenCache
+from artboard.auth.principal import RevocationBus, TokenCache
 from artboard.auth.service import Accounts, LoginLimits
 from artboard.config import Settings, ensure_secret, load_settings
 from artboard.db import create_engine, session_factory
@@ -47,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings.database_url)
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         failures: FailureCounter = RedisFailureCounter(redis) if redis else MemoryFailureCounter()
+        token_cache = TokenCache(settings.auth_cache_s)
+        revocations = RevocationBus(redis, token_cache) if redis else None
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
         app.state.redis = redis
@@ -57,7 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             LoginLimits(
                 settings.login_failures_per_account, settings.login_failures_per_ip, settings.login_failure_window_s
             ),
-            TokenCache(settings.auth_cache_s),
+            token_cache,
+            revocations,
         )
         storage_signer = UrlSigner(secret, "storage")
         storage = build_storage(settings, storage_signer)
@@ -83,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.run_worker
             else []
         )
+        if revocations is not None:
+            background.append(asyncio.create_task(revocations.listen()))
         try:
             yield
         finally:

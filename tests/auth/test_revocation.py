@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
 import httpx
 
-from tests.support import PASSWORD, Account, LiveServer, assert_envelope, register_and_login
+from tests.support import (
+    PASSWORD,
+    REDIS_URL,
+    Account,
+    LiveServer,
+    assert_envelope,
+    live_server,
+    register_and_login,
+)
 
 
 def test_password_change_revokes_every_earlier_token(client: httpx.Client, account: Account) -> None:
@@ -67,3 +79,19 @@ def _admin(server: LiveServer, client: httpx.Client) -> Account:
     from tests.auth.test_admin import make_admin
 
     return make_admin(server, client)
+
+
+def test_a_revocation_reaches_every_instance_sharing_redis(tmp_path: Path) -> None:
+    """Two servers over one database and Redis: a logout on one ends the token on the other at once,
+    even though the other had just verified (and cached) it."""
+    shared = {"database_url": f"sqlite:///{tmp_path / 'shared.db'}", "secret_key": "s" * 48, "redis_url": REDIS_URL}
+    with ExitStack() as stack:
+        first, second = (stack.enter_context(live_server(tmp_path / name, **shared)) for name in "ab")
+        a, b = (stack.enter_context(httpx.Client(base_url=server.url)) for server in (first, second))
+        account = register_and_login(a)
+        assert b.get("/api/auth/me", headers=account.headers).status_code == 200  # now cached on b
+        assert a.post("/auth/logout", json={"refresh_token": account.refresh_token}).status_code == 204
+        deadline = time.monotonic() + 2
+        while b.get("/api/auth/me", headers=account.headers).status_code == 200:
+            assert time.monotonic() < deadline, "the other instance still accepts the revoked token"
+            time.sleep(0.02)

@@ -3,16 +3,24 @@
 Checking a token costs a database round trip; most requests repeat a token seen a moment ago. A verified
 token is remembered for a few seconds (``ARTBOARD_AUTH_CACHE_S``). Every change made through this process
 (logout, password change, disable, refresh-token reuse, profile edits) drops the user's entries at once;
-another instance sees such a change within the cache lifetime. Set it to 0 to check every request.
+with Redis configured the change is announced to every other instance too (``RevocationBus``), otherwise
+they see it within the cache lifetime. Set it to 0 to check every request.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
 from artboard.models import User
+
+log = logging.getLogger("artboard.auth")
 
 MAX_ENTRIES = 50_000
 
@@ -89,3 +97,33 @@ class TokenCache:
     def forget_user(self, user_id: str) -> None:
         """Every cached token of the user is re-checked on its next use."""
         self._generations[user_id] = self._generations.get(user_id, 0) + 1
+
+
+class RevocationBus:
+    """Tells every instance sharing a Redis that a user's cached tokens are void (channel ``CHANNEL``).
+
+    Without it, another instance keeps accepting a just-revoked token until its cache entry ages out.
+    """
+
+    CHANNEL = "artboard:auth:revoked"
+
+    def __init__(self, redis: Redis, cache: TokenCache) -> None:
+        self._redis = redis
+        self._cache = cache
+
+    async def publish(self, user_id: str) -> None:
+        await self._redis.publish(self.CHANNEL, user_id)
+
+    async def listen(self) -> None:
+        """Runs until cancelled, forgetting each announced user; reconnects after a lost connection."""
+        while True:
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.subscribe(self.CHANNEL)
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            data = message["data"]
+                            self._cache.forget_user(data.decode() if isinstance(data, bytes) else str(data))
+            except (ConnectionError, OSError, RedisError):
+                log.warning("revocation channel lost; resubscribing")
+                await asyncio.sleep(1)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from artboard.auth import repository
-from artboard.auth.principal import Principal, TokenCache
+from artboard.auth.principal import Principal, RevocationBus, TokenCache
 from artboard.db import after_commit
 from artboard.errors import AuthenticationFailed, Conflict, Forbidden, NotFound, RateLimited
 from artboard.kit.passwords import hash_password, verify_password
@@ -56,12 +56,14 @@ class Accounts:
         failures: FailureCounter,
         limits: LoginLimits,
         cache: TokenCache,
+        bus: RevocationBus | None = None,
     ) -> None:
         self.signer = signer
         self.refresh_lifetime = refresh_lifetime
         self._failures = failures
         self._limits = limits
         self._cache = cache
+        self._bus = bus
 
     async def register(
         self,
@@ -188,6 +190,8 @@ class Accounts:
 
         async def again() -> None:
             self._cache.forget_user(user_id)
+            if self._bus is not None:
+                await self._bus.publish(user_id)
 
         after_commit(db, again)
 
