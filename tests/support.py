@@ -157,13 +157,17 @@ def clean_env() -> dict[str, str]:
 
 
 @contextmanager
-def serving_process(argv: list[str], cwd: Path, health_url: str, timeout: float = 30) -> Iterator[None]:
+def serving_process(
+    argv: list[str], cwd: Path, health_url: str, timeout: float = 30, env: dict[str, str] | None = None
+) -> Iterator[None]:
     """Run a server as a subprocess (output in ``cwd/serve.log``) until ``health_url`` answers 200; stop it after."""
     import subprocess
 
     log = cwd / "serve.log"
     with log.open("ab") as output:
-        process = subprocess.Popen(argv, cwd=cwd, env=clean_env(), stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            argv, cwd=cwd, env={**clean_env(), **(env or {})}, stdout=output, stderr=subprocess.STDOUT
+        )
     try:
         deadline = time.monotonic() + timeout
         while True:

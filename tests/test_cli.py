@@ -5,13 +5,14 @@ from __future__ import annotations
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
-from tests.support import BUCKET, PASSWORD, clean_env, free_port, serving_process, unique_email
+from tests.support import BUCKET, PASSWORD, REDIS_URL, clean_env, free_port, serving_process, unique_email
 
 ARTBOARD = str(Path(sys.executable).parent / "artboard")
 CLEAN_ENV = clean_env()
@@ -117,3 +118,26 @@ def test_bad_configuration_stops_the_server_with_one_line(tmp_path: Path) -> Non
     result = artboard("serve", cwd=tmp_path, env={"ARTBOARD_PORT": "not-a-port"})
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "ARTBOARD_PORT" in result.stderr
+
+
+def test_serve_with_several_workers_shares_revocations_through_redis(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [ARTBOARD, "serve", "--port", str(port), "--workers", "2"]
+    with serving_process(argv, tmp_path, f"{url}/health", env={"REDIS_URL": REDIS_URL}):
+        email = unique_email()
+        httpx.post(f"{url}/auth/register", json={"email": email, "password": PASSWORD}).raise_for_status()
+        tokens = httpx.post(f"{url}/auth/login", json={"email": email, "password": PASSWORD}).json()
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        for _ in range(8):  # new connections, so both processes see (and cache) the token
+            assert httpx.get(f"{url}/api/auth/me", headers=headers).status_code == 200
+        httpx.post(f"{url}/auth/logout", json={"refresh_token": tokens["refresh_token"]}).raise_for_status()
+        time.sleep(0.2)
+        assert {httpx.get(f"{url}/api/auth/me", headers=headers).status_code for _ in range(8)} == {401}
+    log = (tmp_path / "serve.log").read_text()
+    assert log.count("Started server process") == 2
+
+
+def test_several_workers_without_redis_are_refused(tmp_path: Path) -> None:
+    result = artboard("serve", "--workers", "2", cwd=tmp_path)
+    assert result.returncode == 2 and "REDIS_URL" in result.stderr

@@ -28,6 +28,7 @@ from artboard.library import routes as library_routes
 from artboard.library.maintenance import maintenance_loop
 from artboard.library.service import Library
 from artboard.library.uploads import DirectUploads
+from artboard.logs import configure_logging
 from artboard.media import routes as media_routes
 from artboard.media.service import ImageLimits, Media
 from artboard.media.storage import build_storage
@@ -118,3 +119,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (system_routes, auth_routes, auth_admin, auth_pocketbase, library_routes, media_routes):
         app.include_router(module.router)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app for each process of ``artboard serve --workers N``: settings and logging from the environment."""
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

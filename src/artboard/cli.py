@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--data-dir", type=Path, dest="serve_data_dir")
     serve.add_argument("--no-worker", action="store_true", help="do not run job workers in this process")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="server processes sharing the port (more than 1 needs REDIS_URL)"
+    )
     serve.set_defaults(handler=_serve)
 
     migrate = commands.add_parser("migrate", help="apply database migrations")
@@ -60,21 +64,52 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
-def _serve(settings: Settings, _args: argparse.Namespace) -> int:
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from artboard.app import create_app
 
-    configure_logging(settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        log_level=settings.log_level,
-        server_header=False,
-    )
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "log_level": settings.log_level,
+        "server_header": False,
+    }
+    if args.workers < 1:
+        print("artboard: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if args.workers == 1:
+        configure_logging(settings.log_level)
+        uvicorn.run(create_app(settings), **options)
+        return 0
+    if not settings.redis_url:
+        # Login throttling and token revocations must be shared between the processes.
+        print("artboard: --workers above 1 needs REDIS_URL (or ARTBOARD_REDIS_URL)", file=sys.stderr)
+        return 2
+    _prepare_for_workers(settings)
+    uvicorn.run("artboard.app:app_from_environment", factory=True, workers=args.workers, **options)
     return 0
+
+
+def _prepare_for_workers(settings: Settings) -> None:
+    """Do once what every process would otherwise race to do, and hand the flags on as variables."""
+    from artboard.config import ensure_secret
+    from artboard.migrate import upgrade
+
+    configure_logging(settings.log_level)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_secret(settings)
+    upgrade(settings.database_url)
+    os.environ.update(
+        {
+            "ARTBOARD_HOST": settings.host,
+            "ARTBOARD_PORT": str(settings.port),
+            "ARTBOARD_DATA_DIR": str(settings.data_dir),
+            "ARTBOARD_DATABASE_URL": settings.database_url,
+            "ARTBOARD_RUN_WORKER": str(settings.run_worker).lower(),
+        }
+    )
 
 
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
