@@ -105,10 +105,6 @@ class Settings(BaseSettings):
             raise ValueError("must be a postgresql:// or sqlite:// URL")
         return value
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
 
 def load_settings(**overrides: Any) -> Settings:
     """Build settings from explicit overrides (CLI flags, tests), the environment and ``.env``, in that order.

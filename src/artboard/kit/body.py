@@ -21,7 +21,6 @@ from artboard.errors import PayloadTooLarge, ValidationFailed
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # Bodies that are not file uploads: far more than any sign-in or settings form needs.
 BODY_LIMIT = 1024 * 1024
 # Room for a form's other fields and multipart boundaries on top of an uploaded file.
