@@ -40,9 +40,10 @@ from artboard.library.uploads import DirectUploads
 from artboard.media.schemas import ConfirmRequest, DownloadUrlOut, PresignedUploadOut, PresignRequest
 from artboard.media.upload import read_upload_form
 from artboard.models import Blob, Folder, Image
+from artboard.models.base import ID_PATTERN
 
 router = APIRouter(tags=["gallery"])
-THUMBNAIL_NAME = re.compile(r"^thumbnail_([a-z0-9]{15})\.jpg$")
+THUMBNAIL_NAME = re.compile(rf"^thumbnail_({ID_PATTERN})\.jpg$")
 
 
 async def get_library(request: Request) -> Library:
@@ -119,7 +120,7 @@ def file_response(content: FileContent, request: Request) -> Response:
 def _entity_id(value: str | None, field: str) -> str | None:
     if value in (None, ""):
         return None
-    if not re.fullmatch(r"[a-z0-9]{15}", value):
+    if not re.fullmatch(ID_PATTERN, value):
         raise ValidationFailed(f"{field} is not a valid id.")
     return value
 
@@ -177,7 +178,7 @@ async def list_images(
     db: Db,
     settings: SettingsDep,
     pagination: Pagination,
-    folder_id: Annotated[str | None, Query(pattern=r"^[a-z0-9]{15}$")] = None,
+    folder_id: Annotated[str | None, Query(pattern=f"^{ID_PATTERN}$")] = None,
 ) -> Page[ImageOut]:
     """The user's images, newest first, optionally only one folder's."""
     rows, total = await repository.images(

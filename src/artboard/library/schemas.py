@@ -8,10 +8,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from artboard.kit.body import CleanText, JsonObject
+from artboard.models.base import ID_PATTERN
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), CleanText]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300), CleanText]
-EntityId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{15}$")]
+EntityId = Annotated[str, StringConstraints(pattern=f"^{ID_PATTERN}$")]
 ModelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), CleanText]
 
 

@@ -14,6 +14,10 @@ from sqlalchemy.types import TypeDecorator
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
+# What ``new_id`` makes, for validating ids that arrive in requests.
+ID_PATTERN = "[a-z0-9]{15}"
+
+
 def new_id() -> str:
     """15 lowercase alphanumerics, the shape PocketBase record ids have, so one id serves every API."""
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(15))
