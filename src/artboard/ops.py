@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
-from artboard.auth.principal import TokenCache
 from artboard.auth.schemas import RegisterRequest
-from artboard.auth.service import Accounts, LoginLimits
-from artboard.config import Settings, ensure_secret
-from artboard.db import create_engine, session_factory
+from artboard.config import Settings, prepare_data_dir, sqlite_path
+from artboard.db import create_engine, transaction
 from artboard.errors import AppError
-from artboard.kit.ratelimit import MemoryFailureCounter
 from artboard.kit.signing import UrlSigner
-from artboard.kit.tokens import TokenSigner
 from artboard.media.storage import build_storage
-from artboard.migrate import upgrade_async
+from artboard.resources import open_resources
 from artboard.system.service import database_health
 
-SECRET_FIELDS = {"secret_key", "s3_secret_access_key"}
+# Secrets are never printed; an unset one shows what is used instead.
+SECRET_FIELDS = {"secret_key": "(generated in data dir)", "s3_secret_access_key": "(not set: boto3's default chain)"}
 
 
 async def create_user(settings: Settings, email: str, password: str, username: str | None, admin: bool) -> str:
@@ -30,27 +27,14 @@ async def create_user(settings: Settings, email: str, password: str, username: s
     except ValidationError as exc:
         error = exc.errors()[0]
         raise ValueError(f"{error['loc'][0]}: {error['msg']}") from None
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    await upgrade_async(settings.database_url)
-    engine = create_engine(settings.database_url)
-    accounts = Accounts(
-        TokenSigner(ensure_secret(settings), settings.jwt_algorithm, timedelta(minutes=1)),
-        timedelta(minutes=1),
-        MemoryFailureCounter(),
-        LoginLimits(1, 1, 1),
-        TokenCache(0),
-    )
     try:
-        async with session_factory(engine)() as db:
-            user = await accounts.register(
+        async with open_resources(settings) as resources, transaction(resources.sessions) as db:
+            user = await resources.accounts.register(
                 db, str(request.email), request.password, username=request.username, role="admin" if admin else "user"
             )
-            await db.commit()
             return user.id
     except AppError as exc:
         raise ValueError(exc.message) from None
-    finally:
-        await engine.dispose()
 
 
 @dataclass
@@ -62,6 +46,10 @@ class DoctorReport:
         self.lines.append(f"{'ok  ' if ok else 'FAIL'} {name}: {detail}")
         self.ok = self.ok and ok
 
+    def warn(self, name: str, detail: str) -> None:
+        """Worth fixing, but the service runs: does not fail the report."""
+        self.lines.append(f"warn {name}: {detail}")
+
 
 def masked(settings: Settings) -> dict[str, str]:
     """Settings for display: secrets and URL passwords replaced."""
@@ -70,7 +58,7 @@ def masked(settings: Settings) -> dict[str, str]:
     shown: dict[str, str] = {}
     for name, value in settings.model_dump().items():
         if name in SECRET_FIELDS:
-            shown[name] = "***" if value else "(generated in data dir)"
+            shown[name] = "***" if value else SECRET_FIELDS[name]
         elif name in {"database_url", "redis_url"} and value:
             shown[name] = make_url(value).render_as_string(hide_password=True)
         else:
@@ -81,13 +69,14 @@ def masked(settings: Settings) -> dict[str, str]:
 async def doctor(settings: Settings) -> DoctorReport:
     report = DoctorReport(lines=[f"     {name} = {value}" for name, value in masked(settings).items()])
     try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        prepare_data_dir(settings)
         probe = settings.data_dir / ".doctor-probe"
         probe.write_bytes(b"ok")
         probe.unlink()
         report.check("data dir", True, f"{settings.data_dir.resolve()} is writable")
     except OSError as exc:
         report.check("data dir", False, f"{settings.data_dir} is not writable ({exc.strerror})")
+    _warn_if_shared(settings, report)
     engine = create_engine(settings.database_url)
     try:
         database = await database_health(engine)
@@ -112,6 +101,21 @@ async def doctor(settings: Settings) -> DoctorReport:
     if settings.s3_bucket:
         await _check_bucket(settings, report)
     return report
+
+
+def _warn_if_shared(settings: Settings, report: DoctorReport) -> None:
+    """Artboard creates these private; one made earlier, or by hand, may be open to other local users."""
+    private = [("data dir", settings.data_dir, "700"), ("secret", settings.data_dir / "secret.key", "600")]
+    if (database := sqlite_path(settings.database_url)) is not None:
+        private.append(("database", database, "600"))
+    for name, path, mode_wanted in private:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except OSError:  # missing: nothing to expose
+            continue
+        if mode & 0o077:
+            where = path.resolve()
+            report.warn(name, f"{where} is open to group/others (mode {mode:04o}); run: chmod {mode_wanted} {where}")
 
 
 async def _check_bucket(settings: Settings, report: DoctorReport) -> None:

@@ -69,7 +69,7 @@ def test_deleting_a_folder_trashes_its_subtree_and_restore_brings_it_back(
     assert {top, sub, image["id"]} <= set(trash)
     restored = client.post(f"/api/trash/{top}/restore", headers=account.headers)
     assert restored.json() == {"id": top, "type": "folder", "status": "restored"}
-    assert {c["id"] for c in client.get("/api/folders", headers=account.headers).json()["collections"]} == {top, sub}
+    assert {c["id"] for c in client.get("/api/folders", headers=account.headers).json()["items"]} == {top, sub}
     assert client.get(f"/api/images/{image['id']}", headers=account.headers).json()["folder_id"] == sub
     assert client.get("/api/trash", headers=account.headers).json()["items"] == []
 

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from artboard.media.storage import LocalStorage
 from tests import photos
 from tests.auth.test_admin import make_admin
 from tests.media.test_validation import upload
@@ -55,17 +56,16 @@ def sqlite_server(tmp_path: Path) -> Iterator[LiveServer]:
 def test_a_storage_failure_midway_leaves_no_file_and_no_row(
     sqlite_server: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    storage = sqlite_server.app.state.storage
-    real_put = storage.put
+    real_put = LocalStorage.put
     calls: list[str] = []
 
-    async def failing_put(key: str, data: bytes, content_type: str) -> None:
+    async def failing_put(storage: LocalStorage, key: str, data: bytes, content_type: str) -> None:
         calls.append(key)
         if len(calls) == 2:
             raise OSError("disk full")
-        await real_put(key, data, content_type)
+        await real_put(storage, key, data, content_type)
 
-    monkeypatch.setattr(storage, "put", failing_put)
+    monkeypatch.setattr(LocalStorage, "put", failing_put)
     with httpx.Client(base_url=sqlite_server.url) as client:
         account = register_and_login(client)
         body = assert_envelope(upload(client, account, photos.flower()), 502, "external_error")
@@ -73,7 +73,7 @@ def test_a_storage_failure_midway_leaves_no_file_and_no_row(
         assert stored_files(sqlite_server, account.user["id"]) == []
         assert run_sql(sqlite_server, "SELECT count(*) FROM blobs")[0][0] == 0
         assert run_sql(sqlite_server, "SELECT count(*) FROM images")[0][0] == 0
-        monkeypatch.setattr(storage, "put", real_put)
+        monkeypatch.setattr(LocalStorage, "put", real_put)
         assert upload(client, account, photos.flower()).status_code == 201
 
 
@@ -173,9 +173,7 @@ def test_a_blob_marked_for_deletion_but_still_used_is_revived(
 def test_a_failing_cleanup_after_commit_does_not_fail_the_request(
     sqlite_server: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    storage = sqlite_server.app.state.storage
-
-    async def broken_delete(key: str) -> None:
+    async def broken_delete(storage: LocalStorage, key: str) -> None:
         raise OSError("storage went away")
 
     with httpx.Client(base_url=sqlite_server.url) as client:
@@ -186,7 +184,7 @@ def test_a_failing_cleanup_after_commit_does_not_fail_the_request(
             data={"title": "x"},
             headers=account.headers,
         ).json()
-        monkeypatch.setattr(storage, "delete", broken_delete)
+        monkeypatch.setattr(LocalStorage, "delete", broken_delete)
         assert client.delete(f"/collection/items/{item['id']}", headers=account.headers).status_code == 204
         assert run_sql(sqlite_server, "SELECT state FROM blobs") == [("deleting",)]  # the sweep finishes it
         monkeypatch.undo()

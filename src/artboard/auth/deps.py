@@ -1,54 +1,31 @@
 """Who is calling: typed dependencies every route uses.
 
 Tokens are read leniently (``Authorization: Bearer <t>``, a bare ``Authorization: <t>`` as PocketBase's SDK
-sends it, or the ``access_token`` cookie) and enforced by ``CurrentUser``. A write authenticated by cookie must
-come from this server's own origin or one in ``ALLOWED_ORIGINS`` (CSRF).
+sends it, or the ``access_token`` cookie) and enforced by ``CurrentUser``. Cookie-authenticated writes are
+origin-checked for every route by ``auth/csrf.py`` before any handler runs.
+
+The token check runs on nearly every request, so ``optional_caller`` depends on the request alone: each
+sub-dependency costs FastAPI a solving step. The bearer scheme that gives ``/docs`` its Authorize button is
+therefore declared in the OpenAPI document (``document_bearer``) rather than resolved per request.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated
-from urllib.parse import urlsplit
+from typing import Annotated, Any
 
-from fastapi import Depends, Request, Security
-from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
 from artboard.auth.principal import Principal
-from artboard.auth.service import Accounts
-from artboard.config import Settings
-from artboard.db import transaction
+from artboard.deps import resources_of
 from artboard.errors import AuthenticationFailed, Forbidden
 from artboard.kit.tokens import TokenClaims
 
 ACCESS_COOKIE = "access_token"
 REFRESH_COOKIE = "refresh_token"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-# Declares the bearer scheme in OpenAPI, so /docs has an Authorize button that signs in through /auth/login.
-_docs_bearer = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
-
-
-async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
-    async with transaction(request.app.state.sessions) as session:
-        yield session
-
-
-async def get_accounts(request: Request) -> Accounts:
-    accounts: Accounts = request.app.state.accounts
-    return accounts
-
-
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-Db = Annotated[AsyncSession, Depends(get_db, scope="function")]
-AccountsDep = Annotated[Accounts, Depends(get_accounts)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+BEARER_SCHEME = "OAuth2PasswordBearer"
 
 
 @dataclass(frozen=True)
@@ -70,23 +47,18 @@ def read_token(request: Request) -> tuple[str | None, bool]:
     return (cookie, True) if cookie else (None, False)
 
 
-async def optional_caller(
-    request: Request,
-    accounts: AccountsDep,
-    _bearer: Annotated[str | None, Security(_docs_bearer)] = None,
-) -> Caller | None:
+async def optional_caller(request: Request) -> Caller | None:
     token, via_cookie = read_token(request)
     if not token:
         return None
+    resources = resources_of(request)
     # Most requests repeat a recently verified token: only a miss opens a (read-only) database session.
-    resolved = accounts.recall(token)
+    resolved = resources.accounts.recall(token)
     if resolved is None:
-        async with request.app.state.sessions() as db:
-            resolved = await accounts.resolve_token(db, token)
+        async with resources.sessions() as db:
+            resolved = await resources.accounts.resolve_token(db, token)
     if resolved is None:
         return None
-    if via_cookie and request.method not in SAFE_METHODS:
-        check_origin(request, request.app.state.settings)
     request.state.user_id = resolved[0].id
     return Caller(resolved[0], resolved[1], via_cookie)
 
@@ -113,27 +85,34 @@ CurrentUser = Annotated[Principal, Depends(current_user)]
 AdminUser = Annotated[Principal, Depends(admin_user)]
 
 
-def check_origin(request: Request, settings: Settings) -> None:
-    """Refuse a cookie-authenticated write sent from a page of a foreign origin."""
-    origin = request.headers.get("origin")
-    if origin is None:
-        referer = request.headers.get("referer")
-        if referer is None:
-            return  # not a browser form or fetch: no ambient cookie risk worth refusing
-        parts = urlsplit(referer)
-        origin = f"{parts.scheme}://{parts.netloc}"
-    if origin.rstrip("/") not in trusted_origins(request, settings):
-        raise Forbidden("Cross-site request refused: this origin is not allowed.")
-
-
-def trusted_origins(request: Request, settings: Settings) -> set[str]:
-    own = f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
-    origins = {own, *(o.rstrip("/") for o in settings.allowed_origins)}
-    if settings.public_url:
-        parts = urlsplit(settings.public_url)
-        origins.add(f"{parts.scheme}://{parts.netloc}")
-    return origins
-
-
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+def no_store(response: Response) -> None:
+    """For every reply that carries a token or sets an auth cookie: never cached (RFC 6749 section 5.1)."""
+    response.headers["Cache-Control"] = "no-store"
+
+
+NoStore = Depends(no_store)
+
+
+def document_bearer(app: FastAPI) -> None:
+    """Declare the bearer scheme (sign-in through ``/auth/login``) on every operation that reads a token."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes[BEARER_SCHEME] = {"type": "oauth2", "flows": {"password": {"scopes": {}, "tokenUrl": "/auth/login"}}}
+        for route in app.routes:
+            if isinstance(route, APIRoute) and _reads_token(route.dependant):
+                for method in route.methods or ():
+                    schema["paths"][route.path_format][method.lower()]["security"] = [{BEARER_SCHEME: []}]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _reads_token(dependant: Dependant) -> bool:
+    return any(d.call is optional_caller or _reads_token(d) for d in dependant.dependencies)

@@ -14,8 +14,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
-from artboard.auth.deps import AccountsDep, Db, OptionalCaller, client_ip, read_token
+from artboard.auth.deps import NoStore, OptionalCaller, client_ip, read_token
 from artboard.auth.principal import Principal
+from artboard.deps import AccountsDep, Db
 from artboard.errors import AuthenticationFailed, Conflict, Forbidden, PocketBaseError
 from artboard.kit.body import BodyError, read_body
 from artboard.kit.tokens import USERS_COLLECTION_ID
@@ -141,7 +142,7 @@ def _is_email(value: str) -> bool:
     return True
 
 
-@router.post("/auth-with-password")
+@router.post("/auth-with-password", dependencies=[NoStore])
 async def auth_with_password(collection: str, request: Request, db: Db, accounts: AccountsDep) -> dict[str, Any]:
     """Sign in with `{identity, password}` (identity is the email); answers `{token, record}`."""
     collection_id = _collection_id(collection)
@@ -164,7 +165,7 @@ async def auth_with_password(collection: str, request: Request, db: Db, accounts
     return {"token": tokens.access_token, "record": record(user, collection)}
 
 
-@router.post("/auth-refresh")
+@router.post("/auth-refresh", dependencies=[NoStore])
 async def auth_refresh(collection: str, request: Request, db: Db, accounts: AccountsDep) -> dict[str, Any]:
     """A new token for the same session (the SDK's `authRefresh`)."""
     _collection_id(collection)

@@ -9,15 +9,12 @@ they see it within the cache lifetime. Set it to 0 to check every request.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
+from artboard.kit.pubsub import PubSub
 from artboard.models import User
 
 log = logging.getLogger("artboard.auth")
@@ -100,30 +97,24 @@ class TokenCache:
 
 
 class RevocationBus:
-    """Tells every instance sharing a Redis that a user's cached tokens are void (channel ``CHANNEL``).
+    """Tells every instance sharing the pub/sub that a user's cached tokens are void (channel ``CHANNEL``).
 
     Without it, another instance keeps accepting a just-revoked token until its cache entry ages out.
     """
 
-    CHANNEL = "artboard:auth:revoked"
+    CHANNEL = "auth:revoked"
 
-    def __init__(self, redis: Redis, cache: TokenCache) -> None:
-        self._redis = redis
+    def __init__(self, pubsub: PubSub, cache: TokenCache) -> None:
+        self._pubsub = pubsub
         self._cache = cache
 
     async def publish(self, user_id: str) -> None:
-        await self._redis.publish(self.CHANNEL, user_id)
+        await self._pubsub.publish(self.CHANNEL, user_id)
 
     async def listen(self) -> None:
-        """Runs until cancelled, forgetting each announced user; reconnects after a lost connection."""
+        """Runs until cancelled, forgetting each announced user."""
         while True:
-            try:
-                async with self._redis.pubsub() as pubsub:
-                    await pubsub.subscribe(self.CHANNEL)
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            data = message["data"]
-                            self._cache.forget_user(data.decode() if isinstance(data, bytes) else str(data))
-            except (ConnectionError, OSError, RedisError):
-                log.warning("revocation channel lost; resubscribing")
-                await asyncio.sleep(1)
+            async with await self._pubsub.subscribe(self.CHANNEL) as announcements:
+                async for user_id in announcements:
+                    self._cache.forget_user(user_id)
+            log.warning("revocation listener fell behind; subscribing again")

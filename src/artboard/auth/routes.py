@@ -5,17 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 
 from artboard.auth.deps import (
     ACCESS_COOKIE,
     REFRESH_COOKIE,
-    AccountsDep,
     CurrentCaller,
     CurrentUser,
-    Db,
+    NoStore,
     OptionalCaller,
-    SettingsDep,
-    check_origin,
     client_ip,
 )
 from artboard.auth.schemas import (
@@ -30,26 +28,24 @@ from artboard.auth.schemas import (
 )
 from artboard.auth.service import IssuedTokens
 from artboard.config import Settings
-from artboard.errors import AuthenticationFailed, Forbidden
-from artboard.kit.body import parse_as, read_data
+from artboard.deps import AccountsDep, Db, SettingsDep
+from artboard.errors import AuthenticationFailed, Forbidden, ValidationFailed
+from artboard.kit.body import BodyError, parse_as, read_body
+from artboard.openapi import BODY, TEXT, errors, fields, model_schema, request_body
 
 router = APIRouter(tags=["accounts"])
 
-_LOGIN_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": LoginRequest.model_json_schema()},
-            "application/x-www-form-urlencoded": {
-                "schema": {
-                    "type": "object",
-                    "required": ["username", "password"],
-                    "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
-                }
-            },
-        },
+# JSON, or the OAuth2 password form the docs' Authorize button posts (its `username` is the email).
+_OAUTH2_FORM = fields({"username": {"type": "string", "format": "email"}, "password": TEXT}, ["username", "password"])
+_LOGIN_BODY = request_body(
+    {
+        "application/json": model_schema(LoginRequest),
+        "application/x-www-form-urlencoded": _OAUTH2_FORM,
+        "multipart/form-data": _OAUTH2_FORM,
     }
-}
+)
+_REGISTER_ERRORS = errors(*BODY, 409, notes={409: "An account with this email or username exists."})
+_SIGN_IN_ERRORS = errors(*BODY, 401, 403, 429, notes={401: "The email or password is wrong."})
 
 
 def _pair(tokens: IssuedTokens) -> TokenPair:
@@ -87,54 +83,93 @@ def _clear_cookies(response: Response, settings: Settings) -> None:
 # ---- seed 002: bearer access + refresh pair ----------------------------------------------------------
 
 
-@router.post("/auth/register", status_code=status.HTTP_201_CREATED, response_model=UserOut)
-async def register(body: RegisterRequest, db: Db, accounts: AccountsDep) -> Any:
+@router.post("/auth/register", status_code=status.HTTP_201_CREATED, response_model=UserOut, responses=_REGISTER_ERRORS)
+async def register(body: RegisterRequest, db: Db, accounts: AccountsDep, settings: SettingsDep) -> Any:
     """Create an account (email, password, optional GPU endpoint)."""
     endpoint = str(body.gpu_endpoint) if body.gpu_endpoint else None
-    return await accounts.register(db, str(body.email), body.password, username=body.username, gpu_endpoint=endpoint)
+    return await accounts.register(
+        db,
+        str(body.email),
+        body.password,
+        username=body.username,
+        gpu_endpoint=endpoint,
+        gpu_allowlist=settings.gpu_endpoint_allowlist,
+    )
 
 
-@router.post("/auth/login", response_model=TokenPair, openapi_extra=_LOGIN_BODY)
+@router.post(
+    "/auth/login",
+    response_model=TokenPair,
+    openapi_extra=_LOGIN_BODY,
+    responses=_SIGN_IN_ERRORS,
+    dependencies=[NoStore],
+)
 async def login(request: Request, db: Db, accounts: AccountsDep) -> TokenPair:
     """Sign in with JSON `{email, password}` or an OAuth2 password form; returns an access/refresh pair."""
-    data = await read_data(request)
-    if "email" not in data and "username" in data:
-        data = {**data, "email": data["username"]}
-    credentials = parse_as(LoginRequest, data)
+    credentials = parse_as(LoginRequest, await _login_fields(request))
     user = await accounts.authenticate(db, str(credentials.email), credentials.password, client_ip(request))
     return _pair(await accounts.open_session(db, user))
 
 
-@router.post("/auth/refresh", response_model=TokenPair)
+_LOGIN_BODY_HINT = 'Send JSON {"email", "password"} or an OAuth2 form (username, password).'
+_FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+async def _login_fields(request: Request) -> dict[str, Any]:
+    """The login body as ``LoginRequest`` fields; a body that fails says what to send rather than ``email``."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        data = await read_body(request)
+    except BodyError as exc:
+        # Without a content type the body was read as JSON: its parse error would only mislead.
+        hint = exc.reason == "unsupported" or not media_type
+        raise ValidationFailed(_LOGIN_BODY_HINT if hint else exc.message) from None
+    if not media_type and not data:
+        raise ValidationFailed(_LOGIN_BODY_HINT)
+    if "email" in data:
+        return data
+    if "username" in data:
+        return {**data, "email": data["username"]}
+    if media_type in _FORM_TYPES:
+        missing = "Field required (the OAuth2 form signs in with username=<email>)"
+        raise RequestValidationError([{"type": "missing", "loc": ("body", "username"), "msg": missing}])
+    return data
+
+
+@router.post("/auth/refresh", response_model=TokenPair, responses=errors(*BODY, 401), dependencies=[NoStore])
 async def refresh(body: RefreshRequest, db: Db, accounts: AccountsDep) -> TokenPair:
     """Trade a refresh token for a new pair; the used one stops working."""
     return _pair(await accounts.rotate(db, body.refresh_token))
 
 
-@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=errors(*BODY))
 async def logout(body: RefreshRequest, db: Db, accounts: AccountsDep) -> Response:
     """End the session of this refresh token (its access tokens stop working too)."""
     await accounts.end_session_by_refresh_token(db, body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.put("/auth/gpu-endpoint", response_model=UserOut)
-async def set_gpu_endpoint(body: GpuEndpointRequest, user: CurrentUser, db: Db, accounts: AccountsDep) -> Any:
+@router.put("/auth/gpu-endpoint", response_model=UserOut, responses=errors(*BODY, 401, 403))
+async def set_gpu_endpoint(
+    body: GpuEndpointRequest, user: CurrentUser, db: Db, accounts: AccountsDep, settings: SettingsDep
+) -> Any:
     """Set (or clear with null) the URL of the user's own GPU server."""
     endpoint = str(body.gpu_endpoint) if body.gpu_endpoint else None
-    return await accounts.set_gpu_endpoint(db, user.id, endpoint)
+    return await accounts.set_gpu_endpoint(db, user.id, endpoint, settings.gpu_endpoint_allowlist)
 
 
 # ---- seed 004: HttpOnly cookies ----------------------------------------------------------------------
 
 
-@router.post("/api/auth/register", status_code=status.HTTP_201_CREATED, response_model=UserOut)
+@router.post(
+    "/api/auth/register", status_code=status.HTTP_201_CREATED, response_model=UserOut, responses=_REGISTER_ERRORS
+)
 async def register_cookie_flow(body: RegisterRequest, db: Db, accounts: AccountsDep) -> Any:
     """Create an account (email, password, optional username)."""
     return await accounts.register(db, str(body.email), body.password, username=body.username)
 
 
-@router.post("/api/auth/login", response_model=UserOut)
+@router.post("/api/auth/login", response_model=UserOut, responses=_SIGN_IN_ERRORS, dependencies=[NoStore])
 async def login_cookie_flow(
     body: LoginRequest,
     request: Request,
@@ -149,7 +184,7 @@ async def login_cookie_flow(
     return user
 
 
-@router.post("/api/auth/refresh", response_model=UserOut)
+@router.post("/api/auth/refresh", response_model=UserOut, responses=errors(401, 403), dependencies=[NoStore])
 async def refresh_cookie_flow(
     request: Request, response: Response, db: Db, accounts: AccountsDep, settings: SettingsDep
 ) -> Any:
@@ -157,7 +192,6 @@ async def refresh_cookie_flow(
     token = request.cookies.get(REFRESH_COOKIE)
     if not token:
         raise AuthenticationFailed("There is no refresh cookie; sign in again.")
-    check_origin(request, settings)
     tokens = await accounts.rotate(db, token)
     resolved = await accounts.resolve_token(db, tokens.access_token)
     if resolved is None:
@@ -166,7 +200,7 @@ async def refresh_cookie_flow(
     return resolved[0]
 
 
-@router.post("/api/auth/logout")
+@router.post("/api/auth/logout", responses=errors(403), dependencies=[NoStore])
 async def logout_cookie_flow(
     request: Request,
     response: Response,
@@ -179,19 +213,18 @@ async def logout_cookie_flow(
     if caller is not None:
         await accounts.end_session(db, caller.claims.session_id)
     elif token := request.cookies.get(REFRESH_COOKIE):
-        check_origin(request, settings)
         await accounts.end_session_by_refresh_token(db, token)
     _clear_cookies(response, settings)
     return {"message": "Signed out."}
 
 
-@router.get("/api/auth/me", response_model=UserOut)
+@router.get("/api/auth/me", response_model=UserOut, responses=errors(401))
 async def me(user: CurrentUser) -> Any:
     """The signed-in user."""
     return user
 
 
-@router.post("/api/auth/password", response_model=TokenPair)
+@router.post("/api/auth/password", response_model=TokenPair, responses=errors(*BODY, 401, 403), dependencies=[NoStore])
 async def change_password(
     body: PasswordChangeRequest,
     caller: CurrentCaller,
@@ -211,7 +244,7 @@ async def change_password(
 # ---- seed 000: gateway check ---------------------------------------------------------------------------
 
 
-@router.get("/api/check_auth", response_model=ClientId)
+@router.get("/api/check_auth", response_model=ClientId, responses=errors(403, notes={403: "Not signed in."}))
 async def check_auth(caller: OptionalCaller) -> ClientId:
     """`{client_id: <username>}` for a valid user token, else 403."""
     if caller is None:

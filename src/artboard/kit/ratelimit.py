@@ -67,3 +67,7 @@ class RedisFailureCounter:
 
     async def reset(self, key: str) -> None:
         await self._redis.delete(self._prefix + key)
+
+
+def build_failure_counter(redis: Redis | None) -> FailureCounter:
+    return RedisFailureCounter(redis) if redis is not None else MemoryFailureCounter()

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from artboard.db import transaction
 from artboard.library.service import Library
-from artboard.library.uploads import DirectUploads
+from artboard.uploads.service import DirectUploads
 
 log = logging.getLogger("artboard.maintenance")
 
@@ -24,24 +24,25 @@ class MaintenanceReport:
     stale_uploads: int
 
 
-async def run_maintenance(
-    sessions: async_sessionmaker[AsyncSession], library: Library, uploads: DirectUploads
-) -> MaintenanceReport:
-    async with transaction(sessions) as db:
-        purged = await library.purge(db)
-    unfinished = await library.media.sweep()
-    stale = await uploads.sweep()
-    return MaintenanceReport(purged.images, purged.folders, purged.blobs, unfinished, stale)
+class Maintenance:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], library: Library, uploads: DirectUploads) -> None:
+        self._sessions = sessions
+        self._library = library
+        self._uploads = uploads
 
+    async def run(self) -> MaintenanceReport:
+        async with transaction(self._sessions) as db:
+            purged = await self._library.purge(db)
+        unfinished = await self._library.media.sweep()
+        stale = await self._uploads.sweep()
+        return MaintenanceReport(purged.images, purged.folders, purged.blobs, unfinished, stale)
 
-async def maintenance_loop(
-    sessions: async_sessionmaker[AsyncSession], library: Library, uploads: DirectUploads, interval_s: float
-) -> None:
-    """Runs until cancelled; a failed round is logged and retried next interval, never fatal."""
-    while True:
-        try:
-            report = await run_maintenance(sessions, library, uploads)
-            log.info("maintenance", extra={"fields": report.__dict__})
-        except Exception:
-            log.exception("maintenance round failed")
-        await asyncio.sleep(interval_s)
+    async def loop(self, interval_s: float) -> None:
+        """Runs until cancelled; a failed round is logged and retried next interval, never fatal."""
+        while True:
+            try:
+                report = await self.run()
+                log.info("maintenance", extra={"fields": report.__dict__})
+            except Exception:
+                log.exception("maintenance round failed")
+            await asyncio.sleep(interval_s)

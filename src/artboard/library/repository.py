@@ -21,6 +21,15 @@ async def folders(db: AsyncSession, owner_id: str) -> list[Folder]:
     return list((await db.execute(query.order_by(Folder.created, Folder.id))).scalars())
 
 
+async def folders_page(db: AsyncSession, owner_id: str, offset: int, limit: int) -> tuple[list[Folder], int]:
+    condition = (Folder.owner_id == owner_id) & Folder.deleted_at.is_(None)
+    total = (await db.execute(select(func.count()).select_from(Folder).where(condition))).scalar_one()
+    rows = await db.execute(
+        select(Folder).where(condition).order_by(Folder.created, Folder.id).offset(offset).limit(limit)
+    )
+    return list(rows.scalars()), total
+
+
 async def parent_ids(db: AsyncSession, owner_id: str) -> dict[str, str | None]:
     """Every folder of the owner (trashed included) and its parent: enough to walk the tree in memory."""
     rows = await db.execute(select(Folder.id, Folder.parent_id).where(Folder.owner_id == owner_id))
@@ -49,11 +58,20 @@ async def image_by_upload_key(db: AsyncSession, owner_id: str, key: str) -> tupl
 
 
 async def images(
-    db: AsyncSession, owner_id: str, *, folder_id: str | None, source: str | None, offset: int, limit: int
+    db: AsyncSession,
+    owner_id: str,
+    *,
+    folder_id: str | None,
+    unfiled: bool,
+    source: str | None,
+    offset: int,
+    limit: int,
 ) -> tuple[list[tuple[Image, Blob]], int]:
     conditions = [Image.owner_id == owner_id, Image.deleted_at.is_(None)]
     if folder_id is not None:
         conditions.append(Image.folder_id == folder_id)
+    if unfiled:
+        conditions.append(Image.folder_id.is_(None))
     if source is not None:
         conditions.append(Image.source == source)
     total = (await db.execute(select(func.count()).select_from(Image).where(*conditions))).scalar_one()

@@ -31,15 +31,21 @@ class FolderPatch(BaseModel):
 
 
 class FolderOut(BaseModel):
-    """Seed 001's folder shape: `parent_id` is "" for a top-level folder."""
+    """Artboard's folder: `parent_id` is null for a top-level folder."""
 
     id: str
     user_id: str
     name: str
-    parent_id: str
+    parent_id: str | None
     private: bool
     created: datetime
     updated: datetime
+
+
+class SeedFolderOut(FolderOut):
+    """Seed 001's folder shape: `parent_id` is "" for a top-level folder."""
+
+    parent_id: str
 
 
 class FolderCreated(BaseModel):
@@ -50,7 +56,7 @@ class FolderCreated(BaseModel):
 
 
 class FolderList(BaseModel):
-    collections: list[FolderOut]
+    collections: list[SeedFolderOut]
 
 
 class ImagePatch(BaseModel):

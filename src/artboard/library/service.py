@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from artboard.errors import Conflict, NotFound, ValidationFailed
+from artboard.kit.body import BodyError, loads_strict, parse_as, too_large
+from artboard.kit.pagination import PageParams
 from artboard.library import repository
+from artboard.library.schemas import CollectionItemJson
 from artboard.media.service import Media
 from artboard.models import Blob, Folder, Image, Preference
-from artboard.models.base import utcnow
+from artboard.models.base import ID_PATTERN, utcnow
 
 VARIANTS = ("original", "thumb", "square")
+THUMBNAIL_NAME = re.compile(rf"^thumbnail_({ID_PATTERN})\.jpg$")
 MAX_FOLDER_DEPTH = 32
 
 
@@ -59,6 +66,24 @@ class FileContent:
 
 
 @dataclass(frozen=True)
+class TrashEntry:
+    id: str
+    type: Literal["image", "folder"]
+    name: str
+    deleted_at: datetime
+    purge_after: datetime
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """A seed 002 collection item, whichever body form it came in."""
+
+    title: str
+    metadata: dict[str, Any]
+    data: bytes
+
+
+@dataclass(frozen=True)
 class PurgeReport:
     images: int
     folders: int
@@ -82,6 +107,12 @@ class Library:
         db.add(folder)
         await db.flush()
         return folder
+
+    async def folders(self, db: AsyncSession, owner_id: str) -> list[Folder]:
+        return await repository.folders(db, owner_id)
+
+    async def folders_page(self, db: AsyncSession, owner_id: str, page: PageParams) -> tuple[list[Folder], int]:
+        return await repository.folders_page(db, owner_id, page.offset, page.per_page)
 
     async def folder(self, db: AsyncSession, owner_id: str, folder_id: str) -> Folder:
         found = await repository.folder(db, owner_id, folder_id)
@@ -134,6 +165,8 @@ class Library:
         upload_key: str | None = None,
     ) -> tuple[Image, Blob]:
         if folder_id is not None:
+            if not re.fullmatch(ID_PATTERN, folder_id):
+                raise ValidationFailed("folder_id is not a valid id.")
             await self.folder(db, owner_id, folder_id)
         blob = await self.media.ingest(db, owner_id, data)
         image = Image(
@@ -148,6 +181,21 @@ class Library:
         db.add(image)
         await db.flush()
         return image, blob
+
+    async def images_page(
+        self,
+        db: AsyncSession,
+        owner_id: str,
+        page: PageParams,
+        *,
+        folder_id: str | None = None,
+        unfiled: bool = False,
+        source: str | None = None,
+    ) -> tuple[list[tuple[Image, Blob]], int]:
+        """Newest first; one folder's (``folder_id``), only those in no folder (``unfiled``), or all."""
+        return await repository.images(
+            db, owner_id, folder_id=folder_id, unfiled=unfiled, source=source, offset=page.offset, limit=page.per_page
+        )
 
     async def image(self, db: AsyncSession, owner_id: str, image_id: str) -> tuple[Image, Blob]:
         found = await repository.image(db, owner_id, image_id)
@@ -185,6 +233,16 @@ class Library:
         _, blob = await self.image(db, owner_id, image_id)
         return await self.blob_file(blob, variant)
 
+    async def thumbnail(self, db: AsyncSession, owner_id: str, file_name: str) -> FileContent:
+        """Seed 003's thumbnail by file name, ``thumbnail_<image id>.jpg``."""
+        match = THUMBNAIL_NAME.fullmatch(file_name)
+        try:
+            if match is None:
+                raise NotFound("No thumbnail with this name.")
+            return await self.file(db, owner_id, match.group(1), "thumb")
+        except NotFound:
+            raise NotFound("No thumbnail with this name.") from None
+
     async def blob_file(self, blob: Blob, variant: str) -> FileContent:
         if variant not in VARIANTS:
             raise ValidationFailed(f"variant must be one of {', '.join(VARIANTS)}.")
@@ -195,8 +253,20 @@ class Library:
 
     # ---- trash --------------------------------------------------------------------------------------
 
-    async def trash(self, db: AsyncSession, owner_id: str) -> tuple[list[Image], list[Folder]]:
-        return await repository.trash(db, owner_id)
+    async def trash(self, db: AsyncSession, owner_id: str) -> list[TrashEntry]:
+        """Trashed images and folders together, most recently deleted first."""
+        images, folders = await repository.trash(db, owner_id)
+        entries = [
+            TrashEntry(i.id, "image", i.title, i.deleted_at, self.purge_after(i.deleted_at))
+            for i in images
+            if i.deleted_at
+        ]
+        entries += [
+            TrashEntry(f.id, "folder", f.name, f.deleted_at, self.purge_after(f.deleted_at))
+            for f in folders
+            if f.deleted_at
+        ]
+        return sorted(entries, key=lambda entry: entry.deleted_at, reverse=True)
 
     async def restore(self, db: AsyncSession, owner_id: str, item_id: str) -> str:
         """Restore a trashed image or folder (with what was trashed along with it); returns its type."""
@@ -245,3 +315,40 @@ class Library:
         else:
             found.preferences = preferences
         await db.flush()
+
+
+# ---- seed 002 collection items: two body forms, one item ------------------------------------------------
+
+
+def item_from_form(fields: dict[str, str], data: bytes) -> NewItem:
+    """A multipart item: the file, `title`, and `metadata` as a JSON object in a text field."""
+    metadata = _json_object(fields.get("metadata") or "{}", "metadata")
+    others = {key: value for key, value in fields.items() if key != "metadata"}
+    body = parse_as(CollectionItemJson, {**others, "image_base64": "-", "metadata": metadata})
+    return NewItem(body.title, body.metadata, data)
+
+
+def item_from_json(raw: bytes, max_file_size: int) -> NewItem:
+    """A JSON item: `{title, image_base64, metadata?}`, the image base64-encoded (a data: URL works too)."""
+    body = parse_as(CollectionItemJson, _json_object(raw, "The request body"))
+    payload = body.image_base64
+    if payload.startswith("data:") and "," in payload:
+        payload = payload.split(",", 1)[1]
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationFailed("image_base64 is not valid base64.") from None
+    if len(data) > max_file_size:
+        raise too_large(max_file_size)
+    return NewItem(body.title, body.metadata, data)
+
+
+def _json_object(raw: bytes | str, what: str) -> dict[str, Any]:
+    """``raw`` parsed as a JSON object, or a 400 naming ``what``."""
+    try:
+        value = loads_strict(raw)
+    except BodyError:
+        value = None
+    if not isinstance(value, dict):
+        raise ValidationFailed(f"{what} must be a JSON object.")
+    return value

@@ -14,16 +14,16 @@ import os
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from artboard.db import after_commit, transaction
 from artboard.errors import ExternalFailure, PayloadTooLarge
+from artboard.media import repository
 from artboard.media.derivatives import Derivatives, archive_original, make_derivatives, read_archived
 from artboard.media.storage import Storage
 from artboard.media.validation import EXTENSIONS, ImageInfo, inspect_image
-from artboard.models import Blob, Image
+from artboard.models import Blob
 from artboard.models.base import new_id, utcnow
 
 PENDING_GRACE = timedelta(hours=1)
@@ -66,10 +66,10 @@ class Media:
             inspect_image, io.BytesIO(data), self.limits.allowed_types, self.limits.max_pixels
         )
         sha256 = hashlib.sha256(data).hexdigest()
-        existing = await self._blob_by_hash(db, owner_id, sha256)
+        existing = await repository.blob_by_hash(db, owner_id, sha256)
         if existing is not None and existing.state == "deleting":
             await self._remove([existing.id])  # finish that deletion now (or revive the blob if still used)
-            existing = await self._blob_by_hash(db, owner_id, sha256, fresh=True)
+            existing = await repository.blob_by_hash(db, owner_id, sha256, fresh=True)
         if existing is not None and existing.state == "ready":
             return existing
         async with self._decoding:
@@ -94,18 +94,10 @@ class Media:
         archive = archive_original(data, f"original.{EXTENSIONS[info.content_type]}")
         return _Prepared(info, sha256, len(data), derivatives, archive)
 
-    async def _blob_by_hash(self, db: AsyncSession, owner_id: str, sha256: str, *, fresh: bool = False) -> Blob | None:
-        query = select(Blob).where(Blob.owner_id == owner_id, Blob.sha256 == sha256)
-        if fresh:
-            query = query.execution_options(populate_existing=True)
-        return (await db.execute(query)).scalar_one_or_none()
-
     async def _check_quota(self, db: AsyncSession, owner_id: str, extra: int) -> None:
         if not self.limits.quota_bytes:
             return
-        used = (
-            await db.execute(select(func.coalesce(func.sum(Blob.stored_bytes), 0)).where(Blob.owner_id == owner_id))
-        ).scalar_one()
+        used = await repository.stored_bytes(db, owner_id)
         if used + extra > self.limits.quota_bytes:
             raise PayloadTooLarge(
                 f"Storage quota exceeded: {used + extra} bytes needed, the quota is {self.limits.quota_bytes}.",
@@ -136,16 +128,15 @@ class Media:
         except IntegrityError:
             # The same bytes are being ingested right now by another request: share its row.
             async with transaction(self._sessions) as own:
-                result = await own.execute(
-                    select(Blob.id).where(Blob.owner_id == owner_id, Blob.sha256 == prepared.sha256)
-                )
-                return str(result.scalar_one())
+                shared = await repository.blob_by_hash(own, owner_id, prepared.sha256)
+                assert shared is not None
+                return shared.id
         return blob_id
 
     async def _abandon(self, blob_id: str) -> None:
         """Undo a reservation whose files could not all be written."""
         async with transaction(self._sessions) as own:
-            await own.execute(update(Blob).where(Blob.id == blob_id).values(state="deleting"))
+            await repository.set_state(own, blob_id, "deleting")
         await self._remove([blob_id])
 
     async def original(self, blob: Blob) -> bytes:
@@ -160,8 +151,7 @@ class Media:
         if not blob_ids:
             return 0
         await db.flush()
-        still_used = set((await db.execute(select(Image.blob_id).where(Image.blob_id.in_(blob_ids)))).scalars())
-        orphans = list((await db.execute(select(Blob).where(Blob.id.in_(blob_ids - still_used)))).scalars())
+        orphans = await repository.blobs(db, blob_ids - await repository.still_used(db, blob_ids))
         for blob in orphans:
             blob.state = "deleting"
         if orphans:
@@ -185,15 +175,14 @@ class Media:
                         await self.storage.delete(key)
             except IntegrityError:
                 async with transaction(self._sessions) as own:
-                    await own.execute(update(Blob).where(Blob.id == blob_id).values(state="ready"))
+                    await repository.set_state(own, blob_id, "ready")
 
     async def sweep(self) -> int:
         """Finish what a crash interrupted: blobs being deleted, and pending ones older than the grace period."""
         cutoff = utcnow() - PENDING_GRACE
         async with transaction(self._sessions) as own:
-            stale_pending = (Blob.state == "pending") & (Blob.created < cutoff)
-            await own.execute(update(Blob).where(stale_pending).values(state="deleting"))
+            await repository.mark_stale_pending(own, cutoff)
         async with self._sessions() as own:
-            unfinished = list((await own.execute(select(Blob.id).where(Blob.state == "deleting"))).scalars())
+            unfinished = await repository.deleting_ids(own)
         await self._remove(unfinished)
         return len(unfinished)

@@ -5,26 +5,27 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from artboard import __version__
-from artboard.system.service import database_health, system_metrics
+from artboard.deps import ResourcesDep
+from artboard.system.service import system_metrics
 
 router = APIRouter(tags=["system"])
 
 
 @router.get("/health")
-async def health(request: Request) -> JSONResponse:
-    """Service status, database reachability and system metrics; 503 when the database is down."""
-    state = request.app.state
-    database = await database_health(state.engine)
+async def health(resources: ResourcesDep) -> JSONResponse:
+    """Service status, database reachability and system metrics (each read at most once a second);
+    503 when the database is down."""
+    database = await resources.health.check()
     body: dict[str, Any] = {
         "status": "ok" if database["ok"] else "degraded",
         "version": __version__,
-        "uptime_s": round(time.monotonic() - state.started_at, 1),
+        "uptime_s": round(time.monotonic() - resources.started_at, 1),
         "database": database,
-        "system": system_metrics(str(state.settings.data_dir)),
+        "system": system_metrics(str(resources.settings.data_dir)),
     }
     return JSONResponse(body, status_code=200 if database["ok"] else 503)
 

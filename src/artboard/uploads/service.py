@@ -7,6 +7,7 @@ is removed once the image is committed; unconfirmed objects expire with the main
 
 from __future__ import annotations
 
+import mimetypes
 import re
 import secrets
 from dataclasses import dataclass
@@ -15,11 +16,12 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from artboard.db import after_commit
-from artboard.errors import NotFound, PayloadTooLarge, ValidationFailed
+from artboard.errors import AuthenticationFailed, NotFound, PayloadTooLarge, ValidationFailed
 from artboard.kit.body import too_large
 from artboard.kit.signing import UrlSigner
 from artboard.library import repository
 from artboard.library.service import Library
+from artboard.media.derivatives import read_archived
 from artboard.media.storage import DOWNLOAD_ROUTE, PresignedUpload, Storage, is_plain_key
 from artboard.media.validation import ImageRejected, accepted
 from artboard.models import Blob, Image
@@ -106,6 +108,29 @@ class DirectUploads:
             thumbnail_url=self.storage.presign_download(blob.thumb_key, self.expires_s, base_url),
             square_url=self.storage.presign_download(blob.square_key, self.expires_s, base_url),
         )
+
+    async def receive(self, fields: dict[str, str], data: bytes | None) -> None:
+        """Store a local presigned upload, checking the form against the grant its token carries."""
+        grant = self._signer.verify(fields.get("token", ""))
+        if grant is None or grant.get("op") != "put":
+            raise AuthenticationFailed("The upload URL is invalid or has expired.")
+        if fields.get("key") != grant["key"] or fields.get("Content-Type") != grant["type"]:
+            raise ValidationFailed("The form fields do not match the ones this upload URL was issued with.")
+        if data is None:
+            raise ValidationFailed("The form has no `file` field.")
+        if len(data) > int(grant["max"]):
+            raise too_large(int(grant["max"]))
+        await self.storage.put(grant["key"], data, grant["type"])
+
+    async def signed_file(self, token: str) -> tuple[bytes, str]:
+        """The bytes and type of the file a signed download token names (originals come out of their archive)."""
+        grant = self._signer.verify(token)
+        if grant is None or grant.get("op") != "get":
+            raise NotFound("This download link is invalid or has expired.")
+        data = await self.storage.get(grant["key"])
+        if grant.get("archived"):
+            return read_archived(data), str(grant["type"])
+        return data, mimetypes.guess_type(grant["key"])[0] or "application/octet-stream"
 
     async def sweep(self) -> int:
         """Delete uploads never confirmed within a day."""

@@ -1,0 +1,72 @@
+"""Cross-site request forgery protection for every route, before any handler runs.
+
+A browser attaches cookies to a request whatever page sent it, so a write authenticated by the auth
+cookies must come from a trusted origin: this server's own, ``PUBLIC_URL``'s, or one listed in
+``ALLOWED_ORIGINS``. A sign-in that would set the cookies is checked too (login CSRF: a foreign page must
+not sign a visitor into an account of its choosing). A request with an ``Authorization`` header is
+authenticated by that header, which a foreign page cannot set without CORS consent, so it is not checked.
+Requests without ``Origin`` or ``Referer`` come from programs, not pages, and carry no ambient risk.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from artboard.errors import envelope
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+AUTH_COOKIES = (b"access_token=", b"refresh_token=")
+# Routes that set the auth cookies without being authenticated by them.
+COOKIE_SIGN_INS = frozenset({"/api/auth/login"})
+
+
+class CsrfGuard:
+    def __init__(self, app: ASGIApp, allowed_origins: list[str], public_url: str | None) -> None:
+        self.app = app
+        self._trusted = {origin.rstrip("/") for origin in allowed_origins}
+        if public_url:
+            self._trusted.add(_origin_of(public_url))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
+            origin = self._foreign_origin(scope)
+            if origin is not None:
+                response = envelope(
+                    scope["path"],
+                    403,
+                    "authorization_error",
+                    f"Cross-site request refused: the origin {origin} is not allowed. If your front end runs "
+                    "there, add it to ALLOWED_ORIGINS (comma-separated) and restart Artboard.",
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def _foreign_origin(self, scope: Scope) -> str | None:
+        """The sending page's origin when the request needs checking and that origin is not trusted."""
+        headers = dict(scope["headers"])
+        if b"authorization" in headers:
+            return None
+        cookies = headers.get(b"cookie", b"")
+        if scope["path"] not in COOKIE_SIGN_INS and not any(name in cookies for name in AUTH_COOKIES):
+            return None
+        origin = _page_origin(headers)
+        if origin is None or origin in self._trusted:
+            return None
+        host = headers.get(b"host", b"").decode("latin-1")
+        return None if origin == f"{scope.get('scheme', 'http')}://{host}" else origin
+
+
+def _page_origin(headers: dict[bytes, bytes]) -> str | None:
+    if origin := headers.get(b"origin"):
+        return origin.decode("latin-1").rstrip("/")
+    if referer := headers.get(b"referer"):
+        return _origin_of(referer.decode("latin-1"))
+    return None
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

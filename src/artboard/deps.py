@@ -1,0 +1,67 @@
+"""Typed dependencies: how a route gets the database session, the settings and each service.
+
+They all come from the one ``Resources`` container the lifespan built (handed to every request as
+lifespan state); nothing reads ``app.state``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from artboard.auth.service import Accounts
+from artboard.config import Settings
+from artboard.db import transaction
+from artboard.library.maintenance import Maintenance
+from artboard.library.service import Library
+from artboard.resources import Resources
+from artboard.system.service import DatabaseHealth
+from artboard.uploads.service import DirectUploads
+
+
+def resources_of(request: Request) -> Resources:
+    resources: Resources = request.state.resources
+    return resources
+
+
+async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's transaction: committed when the handler returns, rolled back when it raises."""
+    async with transaction(resources_of(request).sessions) as session:
+        yield session
+
+
+def get_settings(request: Request) -> Settings:
+    return resources_of(request).settings
+
+
+def get_accounts(request: Request) -> Accounts:
+    return resources_of(request).accounts
+
+
+def get_library(request: Request) -> Library:
+    return resources_of(request).library
+
+
+def get_uploads(request: Request) -> DirectUploads:
+    return resources_of(request).uploads
+
+
+def get_maintenance(request: Request) -> Maintenance:
+    return resources_of(request).maintenance
+
+
+def get_health(request: Request) -> DatabaseHealth:
+    return resources_of(request).health
+
+
+ResourcesDep = Annotated[Resources, Depends(resources_of)]
+Db = Annotated[AsyncSession, Depends(get_db, scope="function")]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+AccountsDep = Annotated[Accounts, Depends(get_accounts)]
+LibraryDep = Annotated[Library, Depends(get_library)]
+UploadsDep = Annotated[DirectUploads, Depends(get_uploads)]
+MaintenanceDep = Annotated[Maintenance, Depends(get_maintenance)]
+HealthDep = Annotated[DatabaseHealth, Depends(get_health)]

@@ -1,0 +1,184 @@
+"""Publish/subscribe on named channels, in memory (one process) or over Redis (every instance sharing it).
+
+Token revocations use it today; job events will. Each instance holds one Redis subscription and fans
+messages out to in-process queues: a Redis connection per subscriber costs ~25x the latency (see
+DESIGN.md). Delivery is best effort, as Redis pub/sub is: whoever needs every message (job events)
+keeps a sequence number in the database and reads back what a gap or a reconnect lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("artboard.pubsub")
+
+# A subscriber this far behind is cut off (its iterator ends) rather than holding memory without bound.
+QUEUE_LIMIT = 1000
+
+
+class Subscription:
+    """Messages of one channel, in order, until ``close`` or until the subscriber falls too far behind."""
+
+    _END = object()
+
+    def __init__(self, channel: str, hub: _Hub) -> None:
+        self.channel = channel
+        self.overflowed = False
+        self._hub = hub
+        self._queue: asyncio.Queue[object] = asyncio.Queue(QUEUE_LIMIT + 1)
+
+    def deliver(self, message: str) -> None:
+        if self.overflowed:
+            return
+        if self._queue.qsize() >= QUEUE_LIMIT:
+            self.overflowed = True
+            self._queue.put_nowait(self._END)
+            return
+        self._queue.put_nowait(message)
+
+    def close(self) -> None:
+        self._hub.remove(self)
+        with contextlib.suppress(asyncio.QueueFull):
+            self._queue.put_nowait(self._END)
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._messages()
+
+    async def _messages(self) -> AsyncIterator[str]:
+        while (item := await self._queue.get()) is not self._END:
+            assert isinstance(item, str)
+            yield item
+
+    async def __aenter__(self) -> Subscription:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self.close()
+
+
+class _Hub:
+    """The local subscribers of each channel."""
+
+    def __init__(self, on_empty: Callable[[str], None] | None = None) -> None:
+        self.channels: dict[str, set[Subscription]] = {}
+        self._on_empty = on_empty
+
+    def add(self, subscription: Subscription) -> bool:
+        """Register; True when it is the channel's first local subscriber."""
+        members = self.channels.setdefault(subscription.channel, set())
+        members.add(subscription)
+        return len(members) == 1
+
+    def remove(self, subscription: Subscription) -> None:
+        members = self.channels.get(subscription.channel)
+        if members is not None:
+            members.discard(subscription)
+            if not members:
+                del self.channels[subscription.channel]
+                if self._on_empty is not None:
+                    self._on_empty(subscription.channel)
+
+    def deliver(self, channel: str, message: str) -> None:
+        for subscription in list(self.channels.get(channel, ())):
+            subscription.deliver(message)
+
+
+class PubSub(Protocol):
+    async def publish(self, channel: str, message: str) -> None: ...
+
+    async def subscribe(self, channel: str) -> Subscription:
+        """Subscribed once this returns: a message published afterwards is delivered."""
+
+    async def run(self) -> None:
+        """Runs until cancelled, receiving what other instances publish (nothing to do in memory)."""
+
+    async def close(self) -> None: ...
+
+
+class MemoryPubSub:
+    def __init__(self) -> None:
+        self._hub = _Hub()
+
+    async def publish(self, channel: str, message: str) -> None:
+        self._hub.deliver(channel, message)
+
+    async def subscribe(self, channel: str) -> Subscription:
+        subscription = Subscription(channel, self._hub)
+        self._hub.add(subscription)
+        return subscription
+
+    async def run(self) -> None:
+        await asyncio.Event().wait()
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisPubSub:
+    """One Redis subscription per instance; channels are subscribed while they have a local subscriber."""
+
+    def __init__(self, redis: Redis, prefix: str = "artboard:") -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._hub = _Hub(on_empty=self._unsubscribe)
+        self._pubsub = redis.pubsub()
+        self._ready = asyncio.Event()
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def publish(self, channel: str, message: str) -> None:
+        await self._redis.publish(self._prefix + channel, message)
+
+    async def subscribe(self, channel: str) -> Subscription:
+        subscription = Subscription(channel, self._hub)
+        if self._hub.add(subscription):
+            await self._ready.wait()
+            await self._pubsub.subscribe(self._prefix + channel)
+        return subscription
+
+    def _unsubscribe(self, channel: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._quietly_unsubscribe(channel))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _quietly_unsubscribe(self, channel: str) -> None:
+        if channel in self._hub.channels:
+            return  # someone subscribed again meanwhile
+        # On a lost connection the resubscription after the reconnect leaves it out anyway.
+        with contextlib.suppress(ConnectionError, OSError, RedisError):
+            await self._pubsub.unsubscribe(self._prefix + channel)
+
+    async def run(self) -> None:
+        """Receive and fan out; after a lost connection, subscribe again to every channel still wanted."""
+        while True:
+            try:
+                # A subscription to an internal channel keeps the connection open while no one listens.
+                await self._pubsub.subscribe(self._prefix + "_", *(self._prefix + c for c in self._hub.channels))
+                self._ready.set()
+                async for message in self._pubsub.listen():
+                    self._receive(message)
+            except (ConnectionError, OSError, RedisError):
+                self._ready.clear()
+                log.warning("pub/sub connection lost; subscribing again")
+                await self._pubsub.reset()
+                await asyncio.sleep(1)
+
+    def _receive(self, message: dict[str, object]) -> None:
+        if message.get("type") != "message":
+            return
+        channel, data = message["channel"], message["data"]
+        name = channel.decode() if isinstance(channel, bytes) else str(channel)
+        self._hub.deliver(name.removeprefix(self._prefix), data.decode() if isinstance(data, bytes) else str(data))
+
+    async def close(self) -> None:
+        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+def build_pubsub(redis: Redis | None) -> PubSub:
+    return RedisPubSub(redis) if redis is not None else MemoryPubSub()

@@ -1,0 +1,66 @@
+"""Seed 004's direct uploads, and the URLs Artboard signs for itself when files are stored locally.
+
+A client asks for a presigned URL, puts the bytes straight into storage, then confirms the key. With S3 the
+URLs are S3's own; with local storage, ``/api/storage/upload`` and ``/api/storage/files/{token}`` stand in
+for S3's presigned POST and GET, so the same client flow works without a bucket.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+
+from artboard.auth.deps import CurrentUser
+from artboard.deps import Db, SettingsDep, UploadsDep
+from artboard.library.replies import base_url, image_out
+from artboard.library.schemas import ImageOut
+from artboard.media.storage import DOWNLOAD_ROUTE, UPLOAD_ROUTE
+from artboard.media.upload import read_upload_form
+from artboard.uploads.schemas import ConfirmRequest, DownloadUrlOut, PresignedUploadOut, PresignRequest
+
+router = APIRouter(tags=["uploads"])
+
+
+@router.post("/api/upload/presigned-url", response_model=PresignedUploadOut)
+async def presigned_url(
+    body: PresignRequest, request: Request, user: CurrentUser, uploads: UploadsDep, settings: SettingsDep
+) -> PresignedUploadOut:
+    """A URL (and form fields) to upload one image straight to storage; type and size are checked first."""
+    key, grant = uploads.presign(user.id, body.filename, body.content_type, body.size, base_url(request, settings))
+    return PresignedUploadOut(
+        upload_url=grant.url, method=grant.method, fields=grant.fields, key=key, expires_in=uploads.expires_s
+    )
+
+
+@router.post("/api/upload/confirm", response_model=ImageOut)
+async def confirm_upload(
+    body: ConfirmRequest, request: Request, user: CurrentUser, db: Db, uploads: UploadsDep, settings: SettingsDep
+) -> ImageOut:
+    """Validate the uploaded object and make it an image; a bad file is deleted and refused."""
+    image, blob = await uploads.confirm(db, user.id, body.key)
+    return image_out(image, blob, base_url(request, settings))
+
+
+@router.get("/api/upload/download-url/{key:path}", response_model=DownloadUrlOut)
+async def download_url(
+    key: str, request: Request, user: CurrentUser, db: Db, uploads: UploadsDep, settings: SettingsDep
+) -> DownloadUrlOut:
+    """Expiring URLs for a confirmed upload: the original, its thumbnail and its 512 px square."""
+    urls = await uploads.download_urls(db, user.id, key, base_url(request, settings))
+    return DownloadUrlOut(
+        url=urls.url, expires_in=uploads.expires_s, thumbnail_url=urls.thumbnail_url, square_url=urls.square_url
+    )
+
+
+@router.post(UPLOAD_ROUTE, status_code=status.HTTP_204_NO_CONTENT)
+async def signed_upload(request: Request, uploads: UploadsDep) -> Response:
+    """Receive a presigned upload (form fields as issued, plus `file`), as an S3 POST policy would."""
+    form = await read_upload_form(request, "file", uploads.max_file_size)
+    await uploads.receive(form.fields, form.file)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(DOWNLOAD_ROUTE + "/{token}")
+async def signed_download(token: str, uploads: UploadsDep) -> Response:
+    """Serve a file named by a signed, expiring token (originals come out of their archive)."""
+    data, content_type = await uploads.signed_file(token)
+    return Response(data, media_type=content_type, headers={"Cache-Control": "private, max-age=300"})
