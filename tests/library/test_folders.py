@@ -24,6 +24,50 @@ def test_create_and_list_in_seed_001_shapes(client: httpx.Client, account: Accou
     assert listed[0]["user_id"] == account.user["id"] and listed[0]["private"] is False
 
 
+def test_artboard_folders_are_paginated_like_images_with_null_top_level_parents(
+    client: httpx.Client, account: Account
+) -> None:
+    top = folder(client, account, "top")
+    folder(client, account, "child", top)
+    folder(client, account, "third")
+    first = client.get("/api/folders", params={"per_page": 2}, headers=account.headers).json()
+    assert {k: first[k] for k in ("page", "per_page", "total", "total_pages")} == {
+        "page": 1,
+        "per_page": 2,
+        "total": 3,
+        "total_pages": 2,
+    }
+    assert [f["name"] for f in first["items"]] == ["top", "child"]
+    assert first["items"][0]["parent_id"] is None and first["items"][1]["parent_id"] == top
+    second = client.get("/api/folders", params={"per_page": 2, "page": 2}, headers=account.headers).json()
+    assert [f["name"] for f in second["items"]] == ["third"]
+    # Seed 001's own listing keeps its documented "" for a top-level folder.
+    seed = client.get("/api/custom/collections", headers=account.headers).json()["collections"]
+    assert seed[0]["parent_id"] == ""
+
+
+def test_images_can_be_listed_all_by_folder_or_unfiled(client: httpx.Client, account: Account) -> None:
+    box = folder(client, account, "box")
+    filed = client.post(
+        "/api/images", files={"file": ("a.jpg", photos.flower())}, data={"folder_id": box}, headers=account.headers
+    ).json()
+    loose = client.post("/api/images", files={"file": ("b.jpg", photos.cmyk_jpeg())}, headers=account.headers)
+    listings = {
+        "all": {},
+        "folder": {"folder_id": box},
+        "unfiled": {"folder_id": ""},
+    }
+    found = {
+        name: {i["id"] for i in client.get("/api/images", params=params, headers=account.headers).json()["items"]}
+        for name, params in listings.items()
+    }
+    assert found == {
+        "all": {filed["id"], loose.json()["id"]},
+        "folder": {filed["id"]},
+        "unfiled": {loose.json()["id"]},
+    }
+
+
 def test_names_and_parents_are_validated(client: httpx.Client, account: Account) -> None:
     for body in ({"name": ""}, {"name": "   "}, {"name": "x" * 201}, {}, {"name": "a", "parent_id": "../x"}):
         response = client.post("/api/custom/collections/create", json=body, headers=account.headers)
