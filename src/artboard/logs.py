@@ -1,10 +1,19 @@
-"""JSON log lines on stderr, one per event."""
+"""JSON log lines on stderr, one per event.
+
+The access log is the one line written for every request, so it skips the logging machinery (a record,
+a formatter, a dict, a generic JSON encoder: about a quarter of a cheap request's cost) and fills a fixed
+template instead; the line is the same JSON object the formatter would write.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
+import time
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii as json_string
+from typing import TextIO
 
 
 class JsonFormatter(logging.Formatter):
@@ -21,7 +30,37 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+class AccessLog:
+    """One preformatted JSON line per request, written straight to stderr when the level is ``info`` or lower."""
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self.stream: TextIO = sys.stderr
+        self._second = -1
+        self._second_text = ""
+
+    def write(
+        self, request_id: str, method: str, path: str, status: int, duration_ms: float, user_id: str | None
+    ) -> None:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._second_text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        user = "null" if user_id is None else json_string(user_id)
+        self.stream.write(
+            f'{{"ts": "{self._second_text}.{int((now - second) * 1000):03d}+00:00", "level": "info", '
+            f'"logger": "artboard.access", "message": "request", "request_id": {json_string(request_id)}, '
+            f'"method": {json_string(method)}, "path": {json_string(path)}, "status": {status}, '
+            f'"duration_ms": {duration_ms:.2f}, "user_id": {user}}}\n'
+        )
+
+
+ACCESS_LOG = AccessLog()
+
+
 def configure_logging(level: str) -> None:
+    ACCESS_LOG.enabled = logging.getLevelName(level.upper()) <= logging.INFO
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

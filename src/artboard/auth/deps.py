@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
@@ -63,22 +63,26 @@ async def optional_caller(request: Request) -> Caller | None:
     return Caller(resolved[0], resolved[1], via_cookie)
 
 
-async def current_caller(caller: Annotated[Caller | None, Depends(optional_caller)]) -> Caller:
+async def current_caller(request: Request) -> Caller:
+    caller = await optional_caller(request)
     if caller is None:
         raise AuthenticationFailed("Sign in first: the token is missing, expired or revoked.")
     return caller
 
 
-async def current_user(caller: Annotated[Caller, Depends(current_caller)]) -> Principal:
-    return caller.user
+async def current_user(request: Request) -> Principal:
+    return (await current_caller(request)).user
 
 
-async def admin_user(user: Annotated[Principal, Depends(current_user)]) -> Principal:
+async def admin_user(request: Request) -> Principal:
+    user = await current_user(request)
     if not user.is_admin:
         raise Forbidden("Only admins may do this.")
     return user
 
 
+# Each depends on the request alone and calls the next directly: one solving step per route, not four.
+# No route takes two of them (each would check the token again).
 OptionalCaller = Annotated[Caller | None, Depends(optional_caller)]
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 CurrentUser = Annotated[Principal, Depends(current_user)]
@@ -97,15 +101,16 @@ def no_store(response: Response) -> None:
 NoStore = Depends(no_store)
 
 
-def document_bearer(app: FastAPI) -> None:
-    """Declare the bearer scheme (sign-in through ``/auth/login``) on every operation that reads a token."""
+def document_bearer(app: FastAPI, routers: list[APIRouter]) -> None:
+    """Declare the bearer scheme (sign-in through ``/auth/login``) on every operation of ``routers`` that
+    reads a token."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         schema = build()
         schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
         schemes[BEARER_SCHEME] = {"type": "oauth2", "flows": {"password": {"scopes": {}, "tokenUrl": "/auth/login"}}}
-        for route in app.routes:
+        for route in (route for router in routers for route in router.routes):
             if isinstance(route, APIRoute) and _reads_token(route.dependant):
                 for method in route.methods or ():
                     schema["paths"][route.path_format][method.lower()]["security"] = [{BEARER_SCHEME: []}]
@@ -114,5 +119,8 @@ def document_bearer(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+TOKEN_READERS = (optional_caller, current_caller, current_user, admin_user)
+
+
 def _reads_token(dependant: Dependant) -> bool:
-    return any(d.call is optional_caller or _reads_token(d) for d in dependant.dependencies)
+    return any(d.call in TOKEN_READERS or _reads_token(d) for d in dependant.dependencies)

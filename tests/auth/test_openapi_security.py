@@ -1,0 +1,39 @@
+"""The OpenAPI document declares the bearer scheme (sign-in through `/auth/login`) on exactly the
+operations that read a token, so the `/docs` Authorize button signs every such request."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.support import PASSWORD, Account
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "secured"),
+    [
+        ("get", "/api/auth/me", True),
+        ("get", "/api/check_auth", True),
+        ("get", "/api/admin/users", True),
+        ("post", "/api/images", True),
+        ("post", "/api/auth/logout", True),
+        ("post", "/auth/login", False),
+        ("post", "/auth/register", False),
+        ("get", "/health", False),
+    ],
+)
+def test_token_reading_operations_declare_the_bearer_scheme(
+    client: httpx.Client, method: str, path: str, secured: bool
+) -> None:
+    document = client.get("/openapi.json").json()
+    scheme = document["components"]["securitySchemes"]["OAuth2PasswordBearer"]
+    assert scheme["flows"]["password"]["tokenUrl"] == "/auth/login"
+    assert ("security" in document["paths"][path][method]) is secured
+
+
+def test_the_authorize_buttons_form_sign_in_gives_a_token_that_works(client: httpx.Client, account: Account) -> None:
+    """What Swagger UI sends for the password flow: a form with username and password."""
+    tokens = client.post("/auth/login", data={"username": account.email, "password": PASSWORD})
+    assert tokens.status_code == 200
+    me = client.get("/api/auth/me", headers={"Authorization": f"Bearer {tokens.json()['access_token']}"})
+    assert me.status_code == 200 and me.json()["email"] == account.email
