@@ -21,6 +21,7 @@ from artboard.library import folders as library_folders
 from artboard.library import routes as library_routes
 from artboard.logs import configure_logging
 from artboard.middleware import RequestContext
+from artboard.openapi import install_openapi
 from artboard.resources import Resources, open_resources, running
 from artboard.system import routes as system_routes
 from artboard.uploads import routes as uploads_routes
@@ -49,7 +50,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Artboard",
         version=__version__,
         lifespan=lifespan,
-        description="Accounts, image jobs, a gallery and live progress for AI-image apps.",
+        description=(
+            "Accounts (every seed's sign-in flow over one user base) and the image gallery (uploads, derivatives, "
+            "folders, collection items, trash, local or S3 storage) for AI-image apps. Image jobs, engines and "
+            "live progress are not served yet."
+        ),
+        docs_url=None,  # served by install_openapi from local assets, not a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.add_middleware(CsrfGuard, allowed_origins=settings.allowed_origins, public_url=settings.public_url)
@@ -63,7 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContext)
     for router in ROUTERS:
         app.include_router(router)
-    document_bearer(app)
+    document_bearer(app, ROUTERS)
+    install_openapi(app)
     return app
 
 
