@@ -189,3 +189,18 @@ def serving_process(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def umask(mask: int) -> Iterator[None]:
+    """Run the block (and the processes it starts) under this umask."""
+    previous = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def modes(root: Path) -> dict[str, int]:
+    """The permission bits of ``root`` and of everything under it, by path relative to ``root``'s parent."""
+    return {p.relative_to(root.parent).as_posix(): p.stat().st_mode & 0o777 for p in [root, *sorted(root.rglob("*"))]}

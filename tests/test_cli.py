@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import re
+import socket
 import stat
 import subprocess
 import sys
@@ -11,11 +14,23 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.support import BUCKET, PASSWORD, REDIS_URL, clean_env, free_port, serving_process, unique_email
+from tests.support import (
+    BUCKET,
+    PASSWORD,
+    REDIS_URL,
+    clean_env,
+    free_port,
+    modes,
+    serving_process,
+    umask,
+    unique_email,
+)
 
 ARTBOARD = str(Path(sys.executable).parent / "artboard")
 CLEAN_ENV = clean_env()
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def artboard(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -143,3 +158,122 @@ def test_serve_with_several_workers_shares_revocations_through_redis(tmp_path: P
 def test_several_workers_without_redis_are_refused(tmp_path: Path) -> None:
     result = artboard("serve", "--workers", "2", cwd=tmp_path)
     assert result.returncode == 2 and "REDIS_URL" in result.stderr
+
+
+def private(root: Path, *files: str) -> dict[str, int]:
+    """What a private data dir looks like: the directory 0700 and each of these files 0600."""
+    return {root.name: 0o700, **{f"{root.name}/{name}": 0o600 for name in files}}
+
+
+@pytest.mark.parametrize(
+    ("command", "created"),
+    [
+        (["migrate"], ["artboard.db"]),
+        (["user", "create", "ops@example.com", "--password", PASSWORD], ["artboard.db", "secret.key"]),
+        (["doctor"], ["artboard.db"]),
+    ],
+    ids=["migrate", "user create", "doctor"],
+)
+def test_commands_create_the_data_dir_0700_and_its_files_0600_whatever_the_umask(
+    tmp_path: Path, command: list[str], created: list[str]
+) -> None:
+    with umask(0o022):
+        result = artboard(*command, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = tmp_path / "artboard-data"
+    assert modes(data) == private(data, *created)
+
+
+@pytest.mark.parametrize(
+    ("flags", "env"), [([], {}), (["--workers", "2"], {"REDIS_URL": REDIS_URL})], ids=["one process", "--workers 2"]
+)
+def test_serve_creates_the_data_dir_0700_and_the_database_with_its_wal_and_the_secret_0600(
+    tmp_path: Path, flags: list[str], env: dict[str, str]
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [ARTBOARD, "serve", "--port", str(port), *flags]
+    with umask(0o022), serving_process(argv, tmp_path, f"{url}/health", env=env):
+        httpx.post(f"{url}/auth/register", json={"email": unique_email(), "password": PASSWORD}).raise_for_status()
+        data = tmp_path / "artboard-data"
+        assert modes(data) == private(data, "artboard.db", "artboard.db-shm", "artboard.db-wal", "secret.key")
+
+
+def test_doctor_warns_when_the_data_dir_or_database_is_open_to_others(tmp_path: Path) -> None:
+    assert artboard("migrate", cwd=tmp_path).returncode == 0
+    data = tmp_path / "artboard-data"
+    database = data / "artboard.db"
+    data.chmod(0o755)
+    database.chmod(0o644)
+    result = artboard("doctor", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout  # a warning, not a failure
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("warn ")]
+    assert warnings == [
+        f"warn data dir: {data} is open to group/others (mode 0755); run: chmod 700 {data}",
+        f"warn database: {database} is open to group/others (mode 0644); run: chmod 600 {database}",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("env", "shown"),
+    [
+        ({}, "secret_key = (generated in data dir)"),
+        ({"JWT_SECRET_KEY": "from-env"}, "secret_key = ***"),
+        ({}, "s3_secret_access_key = (not set: boto3's default chain)"),
+        ({"AWS_SECRET_ACCESS_KEY": "from-env"}, "s3_secret_access_key = ***"),
+    ],
+)
+def test_doctor_says_where_each_unset_secret_comes_from(tmp_path: Path, env: dict[str, str], shown: str) -> None:
+    result = artboard("doctor", cwd=tmp_path, env=env)
+    assert f"     {shown}" in result.stdout.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("flags", "env"), [([], {}), (["--workers", "2"], {"REDIS_URL": REDIS_URL})], ids=["one process", "--workers 2"]
+)
+def test_serve_prints_where_to_go_once_it_listens(tmp_path: Path, flags: list[str], env: dict[str, str]) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    with serving_process([ARTBOARD, "serve", "--port", str(port), *flags], tmp_path, f"{url}/health", env=env):
+        deadline = time.monotonic() + 10
+        while "listening on" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        for _ in range(4):  # new connections, served by every worker
+            httpx.get(f"{url}/health").raise_for_status()
+    lines = [line for line in log.read_text().splitlines() if "listening on" in line]
+    assert lines == [f"artboard: listening on {url} (API docs: {url}/docs)"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "env"), [([], {}), (["--workers", "2"], {"REDIS_URL": REDIS_URL})], ids=["one process", "--workers 2"]
+)
+def test_serve_on_a_taken_port_says_what_to_do_before_touching_the_database(
+    tmp_path: Path, flags: list[str], env: dict[str, str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = artboard("serve", "--port", str(port), *flags, cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert result.stderr == f"artboard: port {port} is already in use; choose another with --port or PORT\n"
+    assert not (tmp_path / "artboard-data").exists()
+
+
+def documented_commands() -> list[str]:
+    """The commands of the README's command table, as written."""
+    section = (ROOT / "README.md").read_text().split("## Command line")[1].split("\n## ")[0]
+    return re.findall(r"^\| `([^`]+)` \|", section, flags=re.MULTILINE)
+
+
+@pytest.mark.parametrize("command", documented_commands())
+def test_each_command_in_the_readme_runs_as_written_from_the_repository_root(command: str) -> None:
+    words = list(itertools.takewhile(lambda word: re.fullmatch(r"[./a-z]+", word), command.split()))
+    assert words[0] == "./artboard"
+    # ./scripts/test made .venv hold the test extras: name them, so the wrapper finds it up to date.
+    env = {**CLEAN_ENV, "ARTBOARD_EXTRAS": "test"}
+    result = subprocess.run([*words, "--help"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: artboard {' '.join(words[1:])}")

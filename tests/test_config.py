@@ -48,6 +48,13 @@ def test_embedded_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: object) ->
         ),
         ("REDIS_URL", "redis://localhost:6379", "redis_url", "redis://localhost:6379"),
         ("ARTBOARD_COOKIE_SECURE", "true", "cookie_secure", True),
+        (
+            "ARTBOARD_GPU_ENDPOINT_ALLOWLIST",
+            "10.0.0.0/8, gpu.lan,::1",
+            "gpu_endpoint_allowlist",
+            ["10.0.0.0/8", "gpu.lan", "::1"],
+        ),
+        ("ARTBOARD_GPU_ENDPOINT_ALLOWLIST", '["192.168.1.20"]', "gpu_endpoint_allowlist", ["192.168.1.20"]),
     ],
 )
 def test_seed_variable_names_are_accepted(
@@ -70,6 +77,8 @@ def test_cli_flags_beat_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
         ("JWT_ALGORITHM", "none"),
         ("DATABASE_URL", "mysql://root@localhost/db"),
         ("ACCESS_TOKEN_EXPIRE_MINUTES", "0"),
+        ("ARTBOARD_GPU_ENDPOINT_ALLOWLIST", "10.0.0.0/33"),
+        ("ARTBOARD_GPU_ENDPOINT_ALLOWLIST", "http://gpu.lan:7860"),
     ],
 )
 def test_bad_values_fail_with_one_line_naming_the_variable(

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import os
+import socket
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -79,26 +83,60 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("artboard: --workers must be at least 1", file=sys.stderr)
         return 2
+    if args.workers > 1 and not settings.redis_url:
+        # Login throttling and token revocations must be shared between the processes.
+        print("artboard: --workers above 1 needs REDIS_URL (or ARTBOARD_REDIS_URL)", file=sys.stderr)
+        return 2
+    if (problem := _cannot_listen(settings.host, settings.port)) is not None:
+        print(f"artboard: {problem}", file=sys.stderr)
+        return 2
+    _announce_when_listening(settings.host, settings.port)
     if args.workers == 1:
         configure_logging(settings.log_level)
         uvicorn.run(create_app(settings), **options)
         return 0
-    if not settings.redis_url:
-        # Login throttling and token revocations must be shared between the processes.
-        print("artboard: --workers above 1 needs REDIS_URL (or ARTBOARD_REDIS_URL)", file=sys.stderr)
-        return 2
     _prepare_for_workers(settings)
     uvicorn.run("artboard.app:app_from_environment", factory=True, workers=args.workers, **options)
     return 0
 
 
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why the server could not listen on host:port, found before migrations run; None when it can."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no obstacle
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"port {port} is already in use; choose another with --port or PORT"
+            return f"cannot listen on {host}:{port} ({exc.strerror})"
+    return None
+
+
+def _announce_when_listening(host: str, port: int) -> None:
+    """Print where to go once the server accepts connections: after its startup, once however many workers."""
+    url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def wait() -> None:
+        while True:
+            try:
+                socket.create_connection((host, port), timeout=1).close()
+            except OSError:
+                time.sleep(0.05)
+                continue
+            print(f"artboard: listening on {url} (API docs: {url}/docs)", flush=True)
+            return
+
+    threading.Thread(target=wait, name="artboard-announce", daemon=True).start()
+
+
 def _prepare_for_workers(settings: Settings) -> None:
     """Do once what every process would otherwise race to do, and hand the flags on as variables."""
-    from artboard.config import ensure_secret
+    from artboard.config import ensure_secret, prepare_data_dir
     from artboard.migrate import upgrade
 
     configure_logging(settings.log_level)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings)
     ensure_secret(settings)
     upgrade(settings.database_url)
     os.environ.update(
@@ -113,9 +151,10 @@ def _prepare_for_workers(settings: Settings) -> None:
 
 
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    from artboard.config import prepare_data_dir
     from artboard.migrate import upgrade
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings)
     upgrade(settings.database_url)
     print("artboard: database is up to date")
     return 0

@@ -6,6 +6,7 @@ Every setting reads ``ARTBOARD_<NAME>``; where a seed system documented its own 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -14,6 +15,9 @@ from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+from artboard.kit.netguard import Allowlist
 
 
 def _env(default: Any, name: str, *aliases: str, **constraints: Any) -> Any:
@@ -53,6 +57,7 @@ class Settings(BaseSettings):
     storage_quota_bytes: int = _env(0, "STORAGE_QUOTA_BYTES", ge=0)
     trash_retention_days: int = _env(30, "TRASH_RETENTION_DAYS", ge=1)
     maintenance_interval_s: int = _env(3600, "MAINTENANCE_INTERVAL_S", ge=1)
+    gpu_endpoint_allowlist: Annotated[list[str], NoDecode] = _env([], "GPU_ENDPOINT_ALLOWLIST")
     s3_bucket: str | None = _env(None, "S3_BUCKET", "AWS_BUCKET_NAME")
     s3_region: str = _env("us-east-1", "S3_REGION", "AWS_REGION")
     s3_endpoint_url: str | None = _env(None, "S3_ENDPOINT_URL", "AWS_ENDPOINT_URL")
@@ -71,7 +76,7 @@ class Settings(BaseSettings):
             raise ValueError("must be HS256, HS384 or HS512")
         return value
 
-    @field_validator("allowed_origins", "allowed_file_types", mode="before")
+    @field_validator("allowed_origins", "allowed_file_types", "gpu_endpoint_allowlist", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         """Accept both a JSON list (seed 004) and a comma-separated string (seed 002)."""
@@ -88,6 +93,12 @@ class Settings(BaseSettings):
         known = {"image/jpeg", "image/png", "image/webp", "image/gif"}
         if not value or not set(value) <= known:
             raise ValueError(f"must be a non-empty list drawn from {', '.join(sorted(known))}")
+        return value
+
+    @field_validator("gpu_endpoint_allowlist")
+    @classmethod
+    def _hosts_or_networks(cls, value: list[str]) -> list[str]:
+        Allowlist.parse(value)  # a bad entry raises ValueError naming it
         return value
 
     @field_validator("database_url")
@@ -143,9 +154,42 @@ def ensure_secret(settings: Settings) -> str:
     path = settings.data_dir / "secret.key"
     if path.exists():
         return path.read_text().strip()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dirs(settings.data_dir)
     secret = secrets.token_urlsafe(48)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(secret)
     return secret
+
+
+def prepare_data_dir(settings: Settings) -> None:
+    """Create the data dir 0700 and the SQLite database 0600, whatever the umask, before anything opens them.
+
+    They hold password hashes, token keys and the secret. SQLite gives its -wal and -shm files the database
+    file's mode, so those stay private too. What already exists keeps its mode (``artboard doctor`` warns).
+    """
+    private_dirs(settings.data_dir)
+    database = sqlite_path(settings.database_url)
+    if database is not None:
+        # A database outside the data dir, in a directory that is missing, is SQLite's error to report.
+        with contextlib.suppress(FileExistsError, FileNotFoundError):
+            os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def private_dirs(path: Path) -> None:
+    """Create ``path`` and its missing parents 0700 (``mkdir(parents=True)`` gives parents the umask's mode)."""
+    missing = []
+    while not path.is_dir():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            directory.mkdir(mode=0o700)
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file of an SQLite database URL; None for other databases and in-memory ones."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)

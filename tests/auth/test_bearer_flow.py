@@ -11,12 +11,12 @@ from tests.support import PASSWORD, Account, assert_envelope, unique_email
 def test_register_returns_the_user_without_secrets(client: httpx.Client) -> None:
     email = unique_email()
     response = client.post(
-        "/auth/register", json={"email": email, "password": PASSWORD, "gpu_endpoint": "http://10.0.0.5:7860"}
+        "/auth/register", json={"email": email, "password": PASSWORD, "gpu_endpoint": "http://gpu.example.com:7860"}
     )
     assert response.status_code == 201
     user = response.json()
     assert user["email"] == email
-    assert user["gpu_endpoint"] == "http://10.0.0.5:7860/"
+    assert user["gpu_endpoint"] == "http://gpu.example.com:7860/"
     assert user["role"] == "user" and user["disabled"] is False
     assert user["username"] == email.split("@")[0]
     assert not {"password", "password_hash", "token_key"} & set(user)

@@ -30,13 +30,15 @@ from artboard.auth.service import IssuedTokens
 from artboard.config import Settings
 from artboard.deps import AccountsDep, Db, SettingsDep
 from artboard.errors import AuthenticationFailed, Forbidden, ValidationFailed
-from artboard.kit.body import BodyError, parse_as, read_body
-from artboard.openapi import BODY, TEXT, errors, fields, model_schema, request_body
+from artboard.kit.body import parse_as, read_data
+from artboard.openapi import BODY, TEXT, errors, model_schema, object_schema, request_body
 
 router = APIRouter(tags=["accounts"])
 
 # JSON, or the OAuth2 password form the docs' Authorize button posts (its `username` is the email).
-_OAUTH2_FORM = fields({"username": {"type": "string", "format": "email"}, "password": TEXT}, ["username", "password"])
+_OAUTH2_FORM = object_schema(
+    {"username": {"type": "string", "format": "email"}, "password": TEXT}, ["username", "password"]
+)
 _LOGIN_BODY = request_body(
     {
         "application/json": model_schema(LoginRequest),
@@ -118,12 +120,14 @@ _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-da
 async def _login_fields(request: Request) -> dict[str, Any]:
     """The login body as ``LoginRequest`` fields; a body that fails says what to send rather than ``email``."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    declared = media_type in _FORM_TYPES or media_type == "application/json" or media_type.endswith("+json")
     try:
-        data = await read_body(request)
-    except BodyError as exc:
-        # Without a content type the body was read as JSON: its parse error would only mislead.
-        hint = exc.reason == "unsupported" or not media_type
-        raise ValidationFailed(_LOGIN_BODY_HINT if hint else exc.message) from None
+        data = await read_data(request)
+    except ValidationFailed:
+        if declared:
+            raise
+        # Another type, or none (then read as JSON): what failed to parse was not meant as this route's body.
+        raise ValidationFailed(_LOGIN_BODY_HINT) from None
     if not media_type and not data:
         raise ValidationFailed(_LOGIN_BODY_HINT)
     if "email" in data:

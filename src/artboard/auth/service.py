@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from artboard.auth import repository
 from artboard.auth.principal import Principal, RevocationBus, TokenCache
 from artboard.db import after_commit
-from artboard.errors import AuthenticationFailed, Conflict, Forbidden, NotFound, RateLimited
+from artboard.errors import AuthenticationFailed, Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
+from artboard.kit.netguard import Allowlist, BlockedDestination, check_url
 from artboard.kit.passwords import hash_password, verify_password
 from artboard.kit.ratelimit import FailureCounter
 from artboard.kit.tokens import USERS_COLLECTION_ID, TokenClaims, TokenSigner, digest, new_refresh_token
@@ -48,6 +50,18 @@ class IssuedTokens:
     expires_in: int
 
 
+def check_gpu_endpoint(endpoint: str, allowlist: Sequence[str]) -> None:
+    """The server will call this URL itself: never its cloud's metadata, internal hosts only when allowed."""
+    try:
+        check_url(endpoint, Allowlist.parse(allowlist))
+    except BlockedDestination as exc:
+        if exc.allowable:
+            why = f"{exc.reason}; the server's operator can allow it in ARTBOARD_GPU_ENDPOINT_ALLOWLIST"
+        else:
+            why = f"{exc.reason}, which is never allowed"
+        raise ValidationFailed(f"The GPU endpoint is refused: {why}.", detail={"field": "gpu_endpoint"}) from None
+
+
 class Accounts:
     def __init__(
         self,
@@ -73,8 +87,11 @@ class Accounts:
         *,
         username: str | None = None,
         gpu_endpoint: str | None = None,
+        gpu_allowlist: Sequence[str] = (),
         role: str = "user",
     ) -> User:
+        if gpu_endpoint is not None:
+            check_gpu_endpoint(gpu_endpoint, gpu_allowlist)
         if await repository.user_by_email(db, email):
             raise Conflict("An account with this email already exists.", detail={"field": "email"})
         if username is not None and await repository.username_taken(db, username):
@@ -252,7 +269,11 @@ class Accounts:
         await db.flush()
         self._forget(db, user.id)
 
-    async def set_gpu_endpoint(self, db: AsyncSession, user_id: str, endpoint: str | None) -> User:
+    async def set_gpu_endpoint(
+        self, db: AsyncSession, user_id: str, endpoint: str | None, allowlist: Sequence[str]
+    ) -> User:
+        if endpoint is not None:
+            check_gpu_endpoint(endpoint, allowlist)
         user = await self._user(db, user_id)
         user.gpu_endpoint = endpoint
         await db.flush()

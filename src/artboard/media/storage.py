@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from artboard.config import Settings
+from artboard.config import Settings, private_dirs
 from artboard.errors import NotFound
 from artboard.kit.signing import UrlSigner
 
@@ -83,7 +83,8 @@ class LocalStorage:
 
     @staticmethod
     def _write_atomically(path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Write through a temporary file (0600, from mkstemp) in directories made 0700: users' files stay private."""
+        private_dirs(path.parent)
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
         try:
             with os.fdopen(fd, "wb") as handle:
