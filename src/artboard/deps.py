@@ -18,7 +18,7 @@ from artboard.db import transaction
 from artboard.library.maintenance import Maintenance
 from artboard.library.service import Library
 from artboard.resources import Resources
-from artboard.system.service import DatabaseHealth
+from artboard.system.service import SystemHealth
 from artboard.uploads.service import DirectUploads
 
 
@@ -53,15 +53,14 @@ def get_maintenance(request: Request) -> Maintenance:
     return resources_of(request).maintenance
 
 
-def get_health(request: Request) -> DatabaseHealth:
+def get_health(request: Request) -> SystemHealth:
     return resources_of(request).health
 
 
-ResourcesDep = Annotated[Resources, Depends(resources_of)]
 Db = Annotated[AsyncSession, Depends(get_db, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 LibraryDep = Annotated[Library, Depends(get_library)]
 UploadsDep = Annotated[DirectUploads, Depends(get_uploads)]
 MaintenanceDep = Annotated[Maintenance, Depends(get_maintenance)]
-HealthDep = Annotated[DatabaseHealth, Depends(get_health)]
+HealthDep = Annotated[SystemHealth, Depends(get_health)]

@@ -7,6 +7,7 @@ template instead; the line is the same JSON object the formatter would write.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -48,12 +49,14 @@ class AccessLog:
             self._second = second
             self._second_text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
         user = "null" if user_id is None else json_string(user_id)
-        self.stream.write(
+        line = (
             f'{{"ts": "{self._second_text}.{int((now - second) * 1000):03d}+00:00", "level": "info", '
             f'"logger": "artboard.access", "message": "request", "request_id": {json_string(request_id)}, '
             f'"method": {json_string(method)}, "path": {json_string(path)}, "status": {status}, '
             f'"duration_ms": {duration_ms:.2f}, "user_id": {user}}}\n'
         )
+        with contextlib.suppress(OSError, ValueError):  # a broken stderr must not fail the request it describes
+            self.stream.write(line)
 
 
 ACCESS_LOG = AccessLog()

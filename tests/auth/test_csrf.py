@@ -36,7 +36,15 @@ def browser(server: LiveServer) -> Iterator[Browser]:
 
 
 @pytest.mark.parametrize(("method", "path", "body"), COOKIE_WRITES)
-@pytest.mark.parametrize("sender", [{"Origin": EVIL}, {"Referer": f"{EVIL}/page"}, {"Origin": "null"}])
+@pytest.mark.parametrize(
+    "sender",
+    [
+        {"Origin": EVIL},
+        {"Referer": f"{EVIL}/page"},
+        {"Origin": "null"},
+        {"Origin": EVIL, "Authorization": ""},  # an empty header falls back to the cookie
+    ],
+)
 def test_a_cookie_write_from_a_foreign_page_is_refused_naming_the_setting(
     browser: Browser, method: str, path: str, body: object, sender: dict[str, str]
 ) -> None:

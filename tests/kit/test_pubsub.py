@@ -50,7 +50,9 @@ def test_a_message_reaches_every_subscriber_of_its_channel_only(kind: str) -> No
             assert await next_message(on_b) == "hello"
             await a.publish("user:2", "private")
             assert await next_message(other) == "private"
-            assert await asyncio.wait_for(asyncio.sleep(0.2, "quiet"), 1) == "quiet"
+            await a.publish("user:1", "last")  # in order after "private": nothing else came in between
+            assert await next_message(on_a) == "last"
+            assert await next_message(on_b) == "last"
             for subscription in (on_a, on_b, other):
                 subscription.close()
 
@@ -77,7 +79,31 @@ def test_a_subscriber_that_falls_too_far_behind_is_cut_off() -> None:
         slow = await bus.subscribe("busy")
         for n in range(QUEUE_LIMIT + 10):
             await bus.publish("busy", str(n))
-        assert slow.overflowed
+        assert slow.lost
         assert len([m async for m in slow]) == QUEUE_LIMIT  # what it had, then the end, not unbounded memory
+
+    asyncio.run(scenario())
+
+
+def test_every_subscriber_is_subscribed_when_subscribe_returns_even_a_second_one() -> None:
+    async def scenario() -> None:
+        async with instances("redis", 2) as (a, b):
+            first, second = await asyncio.gather(b.subscribe("user:9"), b.subscribe("user:9"))
+            await a.publish("user:9", "now")
+            assert await next_message(first) == "now"
+            assert await next_message(second) == "now"
+
+    asyncio.run(scenario())
+
+
+def test_a_payload_that_is_not_utf8_does_not_stop_delivery() -> None:
+    async def scenario() -> None:
+        async with instances("redis", 1) as (bus,):
+            events = await bus.subscribe("bytes")
+            assert isinstance(bus, RedisPubSub)
+            await bus._redis.publish(bus._prefix + "bytes", b"\xff\xfe")
+            await bus.publish("bytes", "fine")
+            assert await next_message(events) == "\ufffd\ufffd"
+            assert await next_message(events) == "fine"
 
     asyncio.run(scenario())

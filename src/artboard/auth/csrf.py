@@ -46,25 +46,27 @@ class CsrfGuard:
 
     def _foreign_origin(self, scope: Scope) -> str | None:
         """The sending page's origin when the request needs checking and that origin is not trusted."""
-        headers = dict(scope["headers"])
-        if b"authorization" in headers:
-            return None
-        cookies = headers.get(b"cookie", b"")
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        if any(name == b"authorization" and value.strip() for name, value in headers):
+            return None  # authenticated by the header (an empty one falls back to the cookie: checked)
+        cookies = b";".join(value for name, value in headers if name == b"cookie")
         if scope["path"] not in COOKIE_SIGN_INS and not any(name in cookies for name in AUTH_COOKIES):
             return None
-        origin = _page_origin(headers)
+        origins = [value for name, value in headers if name == b"origin"]
+        if len(origins) > 1:
+            return "(several Origin headers)"
+        origin = _page_origin(origins[0] if origins else None, headers)
         if origin is None or origin in self._trusted:
             return None
-        host = headers.get(b"host", b"").decode("latin-1")
+        host = next((value for name, value in headers if name == b"host"), b"").decode("latin-1")
         return None if origin == f"{scope.get('scheme', 'http')}://{host}" else origin
 
 
-def _page_origin(headers: dict[bytes, bytes]) -> str | None:
-    if origin := headers.get(b"origin"):
+def _page_origin(origin: bytes | None, headers: list[tuple[bytes, bytes]]) -> str | None:
+    if origin is not None:
         return origin.decode("latin-1").rstrip("/")
-    if referer := headers.get(b"referer"):
-        return _origin_of(referer.decode("latin-1"))
-    return None
+    referer = next((value for name, value in headers if name == b"referer"), None)
+    return _origin_of(referer.decode("latin-1")) if referer else None
 
 
 def _origin_of(url: str) -> str:

@@ -26,6 +26,7 @@ from artboard.kit.tokens import TokenClaims
 ACCESS_COOKIE = "access_token"
 REFRESH_COOKIE = "refresh_token"
 BEARER_SCHEME = "OAuth2PasswordBearer"
+CALLER_KEY = "artboard.caller"
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,14 @@ def read_token(request: Request) -> tuple[str | None, bool]:
 
 
 async def optional_caller(request: Request) -> Caller | None:
+    """The caller, resolved once per request (a second call returns the first answer)."""
+    if CALLER_KEY not in request.scope:
+        request.scope[CALLER_KEY] = await _resolve_caller(request)
+    caller: Caller | None = request.scope[CALLER_KEY]
+    return caller
+
+
+async def _resolve_caller(request: Request) -> Caller | None:
     token, via_cookie = read_token(request)
     if not token:
         return None
@@ -82,7 +91,6 @@ async def admin_user(request: Request) -> Principal:
 
 
 # Each depends on the request alone and calls the next directly: one solving step per route, not four.
-# No route takes two of them (each would check the token again).
 OptionalCaller = Annotated[Caller | None, Depends(optional_caller)]
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 CurrentUser = Annotated[Principal, Depends(current_user)]
@@ -110,17 +118,33 @@ def document_bearer(app: FastAPI, routers: list[APIRouter]) -> None:
         schema = build()
         schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
         schemes[BEARER_SCHEME] = {"type": "oauth2", "flows": {"password": {"scopes": {}, "tokenUrl": "/auth/login"}}}
-        for route in (route for router in routers for route in router.routes):
-            if isinstance(route, APIRoute) and _reads_token(route.dependant):
-                for method in route.methods or ():
-                    schema["paths"][route.path_format][method.lower()]["security"] = [{BEARER_SCHEME: []}]
+        for route in (r for router in routers for r in router.routes if isinstance(r, APIRoute)):
+            need = _token_need(route.dependant)
+            operations = schema["paths"].get(route.path_format, {})
+            for method in route.methods or ():
+                if need is not None and method.lower() in operations:
+                    operations[method.lower()]["security"] = SECURITY[need]
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-TOKEN_READERS = (optional_caller, current_caller, current_user, admin_user)
+TOKEN_REQUIRERS = (current_caller, current_user, admin_user)
+# A route that may read a token (OptionalCaller) also works without one: either requirement is met.
+SECURITY: dict[str, list[dict[str, list[str]]]] = {
+    "required": [{BEARER_SCHEME: []}],
+    "optional": [{BEARER_SCHEME: []}, {}],
+}
 
 
-def _reads_token(dependant: Dependant) -> bool:
-    return any(d.call in TOKEN_READERS or _reads_token(d) for d in dependant.dependencies)
+def _token_need(dependant: Dependant) -> str | None:
+    """``required`` or ``optional`` when the route reads the caller's token, else None."""
+    needs = set()
+    for dependency in dependant.dependencies:
+        if dependency.call in TOKEN_REQUIRERS:
+            needs.add("required")
+        elif dependency.call is optional_caller:
+            needs.add("optional")
+        elif (nested := _token_need(dependency)) is not None:
+            needs.add(nested)
+    return "required" if "required" in needs else next(iter(needs), None)

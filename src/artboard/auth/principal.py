@@ -91,6 +91,9 @@ class TokenCache:
             principal, session_id, collection_id, generation, time.monotonic() + self.lifetime_s, expires_at
         )
 
+    def forget_everyone(self) -> None:
+        self._entries.clear()
+
     def forget_user(self, user_id: str) -> None:
         """Every cached token of the user is re-checked on its next use."""
         self._generations[user_id] = self._generations.get(user_id, 0) + 1
@@ -112,9 +115,12 @@ class RevocationBus:
         await self._pubsub.publish(self.CHANNEL, user_id)
 
     async def listen(self) -> None:
-        """Runs until cancelled, forgetting each announced user."""
+        """Runs until cancelled, forgetting each announced user. When announcements may have been missed
+        (a lost connection, a backlog), every cached token is checked again on its next use."""
         while True:
             async with await self._pubsub.subscribe(self.CHANNEL) as announcements:
                 async for user_id in announcements:
                     self._cache.forget_user(user_id)
-            log.warning("revocation listener fell behind; subscribing again")
+            if announcements.lost:
+                log.warning("revocation announcements may have been missed; re-checking every cached token")
+                self._cache.forget_everyone()

@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from artboard import __version__
-from artboard.deps import ResourcesDep
-from artboard.system.service import system_metrics
+from artboard.deps import HealthDep
 
 router = APIRouter(tags=["system"])
 
 
-@router.get("/health")
-async def health(resources: ResourcesDep) -> JSONResponse:
-    """Service status, database reachability and system metrics (each read at most once a second);
+@router.get("/health", responses={503: {"description": "The database is unreachable: the same report, `degraded`."}})
+async def health(health: HealthDep) -> JSONResponse:
+    """Service status, database reachability and system metrics (read at most once a second);
     503 when the database is down."""
-    database = await resources.health.check()
-    body: dict[str, Any] = {
-        "status": "ok" if database["ok"] else "degraded",
-        "version": __version__,
-        "uptime_s": round(time.monotonic() - resources.started_at, 1),
-        "database": database,
-        "system": system_metrics(str(resources.settings.data_dir)),
-    }
-    return JSONResponse(body, status_code=200 if database["ok"] else 503)
+    report = await health.report()
+    return JSONResponse(report, status_code=200 if report["database"]["ok"] else 503)
 
 
 @router.get("/api/health/status")

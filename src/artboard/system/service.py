@@ -11,52 +11,50 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 
-class DatabaseHealth:
-    """The database check behind ``/health``, run at most once a second: load balancers poll often, and a
-    ping per request cost ten times what the rest of the route does. A database that goes away shows
-    within a second."""
+class SystemHealth:
+    """The report behind ``/health``, worked out at most once a second: load balancers poll often, and a
+    database ping per request cost ten times what the rest of the route does. A database that goes away
+    shows within a second; one that stops answering shows after ``PING_TIMEOUT_S``."""
 
     TTL_S = 1.0
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, data_dir: str, version: str) -> None:
         self._engine = engine
+        self._data_dir = data_dir
+        self._version = version
+        self._started_at = time.monotonic()
         self._checked_at = -self.TTL_S
-        self._last: dict[str, Any] = {}
+        self._database: dict[str, Any] = {}
+        self._system: dict[str, Any] = {}
         self._lock = asyncio.Lock()
 
-    async def check(self) -> dict[str, Any]:
-        if time.monotonic() - self._checked_at < self.TTL_S:
-            return self._last
-        async with self._lock:  # one ping for a burst of callers, not one each
-            if time.monotonic() - self._checked_at >= self.TTL_S:
-                self._last = await database_health(self._engine)
-                self._checked_at = time.monotonic()
-        return self._last
+    async def report(self) -> dict[str, Any]:
+        if time.monotonic() - self._checked_at >= self.TTL_S:
+            async with self._lock:  # one ping for a burst of callers, not one each
+                if time.monotonic() - self._checked_at >= self.TTL_S:
+                    self._database = await database_health(self._engine)
+                    self._system = _read_metrics(self._data_dir)
+                    self._checked_at = time.monotonic()
+        return {
+            "status": "ok" if self._database["ok"] else "degraded",
+            "version": self._version,
+            "uptime_s": round(time.monotonic() - self._started_at, 1),
+            "database": self._database,
+            "system": self._system,
+        }
+
+
+PING_TIMEOUT_S = 3.0
 
 
 async def database_health(engine: AsyncEngine) -> dict[str, Any]:
     started = time.perf_counter()
     try:
-        async with engine.connect() as connection:
+        async with asyncio.timeout(PING_TIMEOUT_S), engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception as exc:  # any failure means "down"; the reason is reported, not raised
         return {"ok": False, "latency_ms": None, "error": type(exc).__name__}
     return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
-
-
-_METRICS_TTL_S = 1.0
-_metrics_cache: dict[str, tuple[float, dict[str, Any]]] = {}
-
-
-def system_metrics(data_dir: str) -> dict[str, Any]:
-    """CPU, memory and disk figures, read at most once a second: load balancers poll health often."""
-    now = time.monotonic()
-    cached = _metrics_cache.get(data_dir)
-    if cached is not None and now - cached[0] < _METRICS_TTL_S:
-        return cached[1]
-    metrics = _read_metrics(data_dir)
-    _metrics_cache[data_dir] = (now, metrics)
-    return metrics
 
 
 def _read_metrics(data_dir: str) -> dict[str, Any]:
