@@ -8,7 +8,6 @@ import pytest
 
 from tests.support import PASSWORD, Account
 
-
 REQUIRED = [{"OAuth2PasswordBearer": []}]
 OPTIONAL = [{"OAuth2PasswordBearer": []}, {}]
 

@@ -23,7 +23,11 @@ async def list_users(_admin: AdminUser, db: Db, pagination: Pagination) -> Page[
     return Page.of([UserOut.model_validate(u) for u in users], pagination, total)
 
 
-@router.patch("/users/{user_id}", response_model=UserOut, responses=errors(*BODY, 404, 409))
+@router.patch(
+    "/users/{user_id}",
+    response_model=UserOut,
+    responses=errors(*BODY, 404, 409, notes={409: "An admin cannot disable or demote their own account."}),
+)
 async def update_user(user_id: str, body: AdminUserPatch, admin: AdminUser, db: Db, accounts: AccountsDep) -> Any:
     """Change a user's role or disabled flag; disabling ends all of their sessions."""
     return await accounts.admin_update(db, admin.id, user_id, body.role, body.disabled)

@@ -9,20 +9,19 @@ from __future__ import annotations
 import zlib
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
-from artboard.auth.deps import NoStore, OptionalCaller, client_ip, read_token
+from artboard.auth.deps import NoStore, OptionalCaller, client_ip
 from artboard.auth.principal import Principal
 from artboard.deps import AccountsDep, Db
 from artboard.errors import AuthenticationFailed, Conflict, Forbidden, PocketBaseError
 from artboard.kit.body import BodyError, read_body
 from artboard.kit.tokens import USERS_COLLECTION_ID
 from artboard.models import User
-
-router = APIRouter(prefix="/api/collections/{collection}", tags=["pocketbase"])
+from artboard.openapi import TEXT, object_schema, pocketbase_errors, read_body_fields
 
 COLLECTIONS = {
     "users": USERS_COLLECTION_ID,
@@ -30,6 +29,29 @@ COLLECTIONS = {
     "generatio_users": f"pbc_{zlib.crc32(b'authgeneratio_users')}",
 }
 MIN_PASSWORD, MAX_PASSWORD = 8, 128
+router = APIRouter(
+    prefix="/api/collections/{collection}",
+    tags=["pocketbase"],
+    responses=pocketbase_errors(
+        400,
+        404,
+        notes={
+            400: "A path or query value holds a NUL character.",
+            404: "No such collection, or no record of the caller's with this id.",
+        },
+    ),
+)
+# Any name is read (an unknown one is PocketBase's 404); the document lists the two that exist.
+Collection = Annotated[str, Path(json_schema_extra={"enum": list(COLLECTIONS)})]
+_PASSWORD = {"type": "string", "minLength": MIN_PASSWORD, "maxLength": MAX_PASSWORD}
+_NEW_RECORD = object_schema(
+    {"email": {"type": "string", "format": "email"}, "password": _PASSWORD, "passwordConfirm": _PASSWORD},
+    ["email", "password", "passwordConfirm"],
+)
+_CREDENTIALS = object_schema(
+    {"identity": {**TEXT, "description": "The email."}, "password": TEXT}, ["identity", "password"]
+)
+_REFUSED = "The body could not be read, or a field was refused: `data` names each field and why."
 _email = TypeAdapter(EmailStr)
 
 
@@ -80,8 +102,12 @@ def _text(data: dict[str, Any], name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-@router.post("/records")
-async def create_record(collection: str, request: Request, db: Db, accounts: AccountsDep) -> dict[str, Any]:
+@router.post(
+    "/records",
+    openapi_extra=read_body_fields(_NEW_RECORD),
+    responses=pocketbase_errors(400, 413, notes={400: _REFUSED}),
+)
+async def create_record(collection: Collection, request: Request, db: Db, accounts: AccountsDep) -> dict[str, Any]:
     """Register (PocketBase `create`): `{email, password, passwordConfirm}`; answers the record, no token."""
     _collection_id(collection)
     try:
@@ -142,8 +168,13 @@ def _is_email(value: str) -> bool:
     return True
 
 
-@router.post("/auth-with-password", dependencies=[NoStore])
-async def auth_with_password(collection: str, request: Request, db: Db, accounts: AccountsDep) -> dict[str, Any]:
+@router.post(
+    "/auth-with-password",
+    openapi_extra=read_body_fields(_CREDENTIALS),
+    responses=pocketbase_errors(400, 413, 429, notes={400: _REFUSED + " A wrong email or password is a 400 too."}),
+    dependencies=[NoStore],
+)
+async def auth_with_password(collection: Collection, request: Request, db: Db, accounts: AccountsDep) -> dict[str, Any]:
     """Sign in with `{identity, password}` (identity is the email); answers `{token, record}`."""
     collection_id = _collection_id(collection)
     data = await _body(request)
@@ -165,22 +196,20 @@ async def auth_with_password(collection: str, request: Request, db: Db, accounts
     return {"token": tokens.access_token, "record": record(user, collection)}
 
 
-@router.post("/auth-refresh", dependencies=[NoStore])
-async def auth_refresh(collection: str, request: Request, db: Db, accounts: AccountsDep) -> dict[str, Any]:
+@router.post("/auth-refresh", responses=pocketbase_errors(401), dependencies=[NoStore])
+async def auth_refresh(collection: Collection, caller: OptionalCaller, db: Db, accounts: AccountsDep) -> dict[str, Any]:
     """A new token for the same session (the SDK's `authRefresh`)."""
     _collection_id(collection)
-    token, _ = read_token(request)
-    resolved = await accounts.resolve_token(db, token) if token else None
-    if resolved is None:
+    if caller is None:
         raise PocketBaseError(401, "The request requires valid record authorization token.")
-    user, claims = resolved
+    user, claims = caller.user, caller.claims
     # One user base: a token of either collection refreshes into a token of the collection asked for.
     claims = replace(claims, collection_id=COLLECTIONS[collection])
     return {"token": await accounts.refresh_access(db, user.id, claims), "record": record(user, collection)}
 
 
 @router.get("/auth-methods")
-async def auth_methods(collection: str, fields: str | None = None) -> dict[str, Any]:
+async def auth_methods(collection: Collection, fields: str | None = None) -> dict[str, Any]:
     """Which sign-in methods this collection offers: password with email as identity."""
     _collection_id(collection)
     methods: dict[str, Any] = {
@@ -200,7 +229,7 @@ async def auth_methods(collection: str, fields: str | None = None) -> dict[str, 
 
 
 @router.get("/records/{record_id}")
-async def view_record(collection: str, record_id: str, caller: OptionalCaller) -> dict[str, Any]:
+async def view_record(collection: Collection, record_id: str, caller: OptionalCaller) -> dict[str, Any]:
     """The caller's own record; any other id is not found."""
     if collection not in COLLECTIONS:
         raise PocketBaseError(404, "Missing collection context.")

@@ -14,8 +14,22 @@ from artboard.library.replies import base_url, file_response, image_out
 from artboard.library.schemas import ImageOut, ImagePatch, TrashItem, TrashList
 from artboard.media.upload import read_upload_form
 from artboard.models.base import ID_PATTERN
+from artboard.openapi import ADMIN_ONLY, BODY, FILE, TEXT, errors, object_schema, request_body
 
-router = APIRouter(tags=["gallery"])
+router = APIRouter(tags=["gallery"], responses=errors(401))
+_UPLOAD = request_body(
+    {
+        "multipart/form-data": object_schema(
+            {
+                "file": FILE,
+                "title": {**TEXT, "description": "Defaults to the file's name."},
+                "folder_id": {**TEXT, "pattern": f"^({ID_PATTERN})?$", "description": "Empty: in no folder."},
+            },
+            ["file"],
+        )
+    }
+)
+_UPLOAD_REFUSED = "Not a multipart form, no `file`, a malformed `folder_id`, or a file that is not an accepted image."
 
 
 @router.get("/api/images", response_model=Page[ImageOut])
@@ -42,7 +56,13 @@ async def list_images(
     return Page.of([image_out(i, b, base) for i, b in rows], pagination, total)
 
 
-@router.post("/api/images", response_model=ImageOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/api/images",
+    response_model=ImageOut,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=_UPLOAD,
+    responses=errors(*BODY, 403, 404, notes={400: _UPLOAD_REFUSED, 413: "The file is too large, or over the quota."}),
+)
 async def upload_image(
     request: Request, user: CurrentUser, db: Db, library: LibraryDep, settings: SettingsDep
 ) -> ImageOut:
@@ -56,7 +76,7 @@ async def upload_image(
     return image_out(image, blob, base_url(request, settings))
 
 
-@router.get("/api/images/{image_id}", response_model=ImageOut)
+@router.get("/api/images/{image_id}", response_model=ImageOut, responses=errors(404))
 async def get_image(
     image_id: str, request: Request, user: CurrentUser, db: Db, library: LibraryDep, settings: SettingsDep
 ) -> ImageOut:
@@ -64,7 +84,7 @@ async def get_image(
     return image_out(*await library.image(db, user.id, image_id), base_url(request, settings))
 
 
-@router.patch("/api/images/{image_id}", response_model=ImageOut)
+@router.patch("/api/images/{image_id}", response_model=ImageOut, responses=errors(*BODY, 403, 404))
 async def update_image(
     image_id: str,
     body: ImagePatch,
@@ -79,14 +99,14 @@ async def update_image(
     return image_out(image, blob, base_url(request, settings))
 
 
-@router.delete("/api/images/{image_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/api/images/{image_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(403, 404))
 async def delete_image(image_id: str, user: CurrentUser, db: Db, library: LibraryDep) -> Response:
     """Move the image to the trash."""
     await library.trash_image(db, user.id, image_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/api/images/{image_id}/file")
+@router.get("/api/images/{image_id}/file", responses=errors(400, 404, notes={400: "An unknown `variant`."}))
 async def image_file(
     image_id: str, request: Request, user: CurrentUser, db: Db, library: LibraryDep, variant: str = "original"
 ) -> Response:
@@ -94,7 +114,7 @@ async def image_file(
     return file_response(await library.file(db, user.id, image_id, variant), request)
 
 
-@router.get("/api/thumbnails/{file_name}")
+@router.get("/api/thumbnails/{file_name}", responses=errors(404))
 async def thumbnail(file_name: str, request: Request, user: CurrentUser, db: Db, library: LibraryDep) -> Response:
     """A 128 px thumbnail by file name, `thumbnail_<image id>.jpg` (seed 003)."""
     return file_response(await library.thumbnail(db, user.id, file_name), request)
@@ -107,13 +127,13 @@ async def list_trash(user: CurrentUser, db: Db, library: LibraryDep) -> TrashLis
     return TrashList(items=[TrashItem.model_validate(entry, from_attributes=True) for entry in entries])
 
 
-@router.post("/api/trash/{item_id}/restore")
+@router.post("/api/trash/{item_id}/restore", responses=errors(403, 404))
 async def restore(item_id: str, user: CurrentUser, db: Db, library: LibraryDep) -> dict[str, str]:
     """Take an image or folder (with what was trashed along with it) out of the trash."""
     return {"id": item_id, "type": await library.restore(db, user.id, item_id), "status": "restored"}
 
 
-@router.post("/api/admin/maintenance")
+@router.post("/api/admin/maintenance", responses=ADMIN_ONLY)
 async def maintenance(_admin: AdminUser, maintenance: MaintenanceDep) -> dict[str, int]:
     """Run housekeeping now: purge expired trash, finish interrupted writes, drop stale uploads (admins only)."""
     return (await maintenance.run()).__dict__

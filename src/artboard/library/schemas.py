@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from artboard.kit.body import CleanText, JsonObject
+from artboard.kit.jsonresponse import StoredJson
 from artboard.models.base import ID_PATTERN
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), CleanText]
@@ -76,7 +77,7 @@ class ImageOut(BaseModel):
     height: int
     size: int
     sha256: str
-    metadata: dict[str, Any]
+    metadata: StoredJson
     thumbnail_url: str
     square_url: str
     original_url: str
@@ -93,7 +94,7 @@ class CollectionItemJson(BaseModel):
 class CollectionItemOut(BaseModel):
     id: str
     title: str
-    metadata: dict[str, Any]
+    metadata: StoredJson
     content_type: str
     width: int
     height: int
@@ -131,7 +132,7 @@ class PreferencesSave(BaseModel):
 class PreferencesOut(BaseModel):
     model_name: str
     has_preferences: bool
-    preferences: dict[str, Any]
+    preferences: StoredJson
 
 
 class Saved(BaseModel):

@@ -15,12 +15,25 @@ from artboard.library.replies import base_url, image_out
 from artboard.library.schemas import ImageOut
 from artboard.media.storage import DOWNLOAD_ROUTE, UPLOAD_ROUTE
 from artboard.media.upload import read_upload_form
+from artboard.openapi import BODY, FILE, TEXT, errors, object_schema, request_body
 from artboard.uploads.schemas import ConfirmRequest, DownloadUrlOut, PresignedUploadOut, PresignRequest
 
 router = APIRouter(tags=["uploads"])
+# The form fields `/api/upload/presigned-url` issued, as issued, and the file.
+_SIGNED_UPLOAD = request_body(
+    {
+        "multipart/form-data": object_schema(
+            {"key": TEXT, "Content-Type": TEXT, "token": TEXT, "file": FILE}, ["key", "Content-Type", "token", "file"]
+        )
+    }
+)
 
 
-@router.post("/api/upload/presigned-url", response_model=PresignedUploadOut)
+@router.post(
+    "/api/upload/presigned-url",
+    response_model=PresignedUploadOut,
+    responses=errors(*BODY, 401, 403, notes={413: "The file would be larger than the upload limit."}),
+)
 async def presigned_url(
     body: PresignRequest, request: Request, user: CurrentUser, uploads: UploadsDep, settings: SettingsDep
 ) -> PresignedUploadOut:
@@ -31,7 +44,11 @@ async def presigned_url(
     )
 
 
-@router.post("/api/upload/confirm", response_model=ImageOut)
+@router.post(
+    "/api/upload/confirm",
+    response_model=ImageOut,
+    responses=errors(*BODY, 401, 403, 404, notes={400: "The uploaded file is not an accepted image (it is deleted)."}),
+)
 async def confirm_upload(
     body: ConfirmRequest, request: Request, user: CurrentUser, db: Db, uploads: UploadsDep, settings: SettingsDep
 ) -> ImageOut:
@@ -40,7 +57,7 @@ async def confirm_upload(
     return image_out(image, blob, base_url(request, settings))
 
 
-@router.get("/api/upload/download-url/{key:path}", response_model=DownloadUrlOut)
+@router.get("/api/upload/download-url/{key:path}", response_model=DownloadUrlOut, responses=errors(401, 404))
 async def download_url(
     key: str, request: Request, user: CurrentUser, db: Db, uploads: UploadsDep, settings: SettingsDep
 ) -> DownloadUrlOut:
@@ -51,7 +68,12 @@ async def download_url(
     )
 
 
-@router.post(UPLOAD_ROUTE, status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    UPLOAD_ROUTE,
+    status_code=status.HTTP_204_NO_CONTENT,
+    openapi_extra=_SIGNED_UPLOAD,
+    responses=errors(*BODY, 401, notes={401: "The upload URL is invalid or has expired."}),
+)
 async def signed_upload(request: Request, uploads: UploadsDep) -> Response:
     """Receive a presigned upload (form fields as issued, plus `file`), as an S3 POST policy would."""
     form = await read_upload_form(request, "file", uploads.max_file_size)
@@ -59,7 +81,7 @@ async def signed_upload(request: Request, uploads: UploadsDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get(DOWNLOAD_ROUTE + "/{token}")
+@router.get(DOWNLOAD_ROUTE + "/{token}", responses=errors(404, notes={404: "The link is invalid or has expired."}))
 async def signed_download(token: str, uploads: UploadsDep) -> Response:
     """Serve a file named by a signed, expiring token (originals come out of their archive)."""
     data, content_type = await uploads.signed_file(token)
