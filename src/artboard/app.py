@@ -16,6 +16,9 @@ from artboard.auth.csrf import CsrfGuard
 from artboard.auth.deps import document_bearer
 from artboard.config import Settings, load_settings
 from artboard.errors import install_error_handlers
+from artboard.jobs import routes as jobs_routes
+from artboard.kit.jsonresponse import SafeJSONResponse
+from artboard.kit.limits import InputLimits, upload_limits
 from artboard.library import collection as library_collection
 from artboard.library import folders as library_folders
 from artboard.library import routes as library_routes
@@ -35,6 +38,7 @@ ROUTERS: list[APIRouter] = [
     library_folders.router,
     library_collection.router,
     uploads_routes.router,
+    jobs_routes.router,
 ]
 
 
@@ -57,8 +61,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         docs_url=None,  # served by install_openapi from local assets, not a CDN
         redoc_url=None,
+        default_response_class=SafeJSONResponse,
     )
     install_error_handlers(app)
+    app.add_middleware(InputLimits, limits=upload_limits(settings.max_file_size))
     app.add_middleware(CsrfGuard, allowed_origins=settings.allowed_origins, public_url=settings.public_url)
     app.add_middleware(
         CORSMiddleware,

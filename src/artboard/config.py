@@ -11,7 +11,7 @@ import json
 import os
 import secrets
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -67,6 +67,19 @@ class Settings(BaseSettings):
         900, "PRESIGNED_URL_EXPIRATION", "AWS_PRESIGNED_URL_EXPIRATION", ge=1, le=7 * 24 * 3600
     )
     run_worker: bool = _env(True, "RUN_WORKER")
+    broker: Literal["embedded", "redis", "azure"] = _env("embedded", "BROKER")
+    max_concurrent_tasks: int = _env(5, "MAX_CONCURRENT_TASKS", "MAX_CONCURRENT_TASKS", ge=1, le=1000)
+    task_timeout_s: float = _env(300, "TASK_TIMEOUT", "TASK_TIMEOUT", gt=0)
+    job_lease_s: float = _env(30, "JOB_LEASE_S", gt=0)
+    job_max_attempts: int = _env(3, "JOB_MAX_ATTEMPTS", ge=1, le=100)
+    max_running_per_user: int = _env(2, "MAX_RUNNING_PER_USER", ge=1)
+    max_queued_per_user: int = _env(1000, "MAX_QUEUED_PER_USER", ge=1)
+    event_retention_hours: float = _env(24, "EVENT_RETENTION_HOURS", gt=0)
+    event_retention_per_user: int = _env(1000, "EVENT_RETENTION_PER_USER", ge=1)
+    azure_storage_connection_string: str | None = _env(
+        None, "AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_CONNECTION_STRING"
+    )
+    azure_queue_name: str = _env("artboard-jobs", "AZURE_QUEUE_NAME")
     log_level: str = _env("info", "LOG_LEVEL")
 
     @field_validator("jwt_algorithm")

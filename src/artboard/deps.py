@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from artboard.auth.service import Accounts
 from artboard.config import Settings
 from artboard.db import transaction
+from artboard.jobs.service import Jobs
 from artboard.library.maintenance import Maintenance
 from artboard.library.service import Library
 from artboard.resources import Resources
@@ -53,6 +54,10 @@ def get_maintenance(request: Request) -> Maintenance:
     return resources_of(request).maintenance
 
 
+def get_jobs(request: Request) -> Jobs:
+    return resources_of(request).jobs
+
+
 def get_health(request: Request) -> SystemHealth:
     return resources_of(request).health
 
@@ -64,3 +69,4 @@ LibraryDep = Annotated[Library, Depends(get_library)]
 UploadsDep = Annotated[DirectUploads, Depends(get_uploads)]
 MaintenanceDep = Annotated[Maintenance, Depends(get_maintenance)]
 HealthDep = Annotated[SystemHealth, Depends(get_health)]
+JobsDep = Annotated[Jobs, Depends(get_jobs)]

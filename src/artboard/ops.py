@@ -18,7 +18,11 @@ from artboard.resources import open_resources
 from artboard.system.service import database_health
 
 # Secrets are never printed; an unset one shows what is used instead.
-SECRET_FIELDS = {"secret_key": "(generated in data dir)", "s3_secret_access_key": "(not set: boto3's default chain)"}
+SECRET_FIELDS = {
+    "secret_key": "(generated in data dir)",
+    "s3_secret_access_key": "(not set: boto3's default chain)",
+    "azure_storage_connection_string": "(not set)",
+}
 
 
 async def create_user(settings: Settings, email: str, password: str, username: str | None, admin: bool) -> str:

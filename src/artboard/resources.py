@@ -24,6 +24,11 @@ from artboard.auth.principal import RevocationBus, TokenCache
 from artboard.auth.service import Accounts, LoginLimits
 from artboard.config import Settings, ensure_secret, prepare_data_dir
 from artboard.db import create_engine, session_factory
+from artboard.engines.catalog import build_catalog
+from artboard.jobs.broker import build_broker
+from artboard.jobs.events import EventLog
+from artboard.jobs.service import JobLimits, Jobs
+from artboard.jobs.worker import Worker, WorkerSettings
 from artboard.kit.pubsub import PubSub, build_pubsub
 from artboard.kit.ratelimit import build_failure_counter
 from artboard.kit.signing import UrlSigner
@@ -50,12 +55,14 @@ class Resources:
     uploads: DirectUploads
     maintenance: Maintenance
     health: SystemHealth
+    jobs: Jobs
+    worker: Worker
 
     def background_work(self) -> list[Coroutine[Any, Any, None]]:
         """What a serving process runs beside its requests until it stops."""
         work = [self.pubsub.run(), self.revocations.listen()]
         if self.settings.run_worker:
-            work.append(self.maintenance.loop(self.settings.maintenance_interval_s))
+            work += [self.maintenance.loop(self.settings.maintenance_interval_s), self.worker.run()]
         return work
 
 
@@ -98,6 +105,34 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         library = Library(media, timedelta(days=settings.trash_retention_days))
         uploads = DirectUploads(library, storage_signer, settings.max_file_size, settings.presigned_url_expiration_s)
         sessions = session_factory(engine)
+        broker = build_broker(settings, pubsub, redis)
+        closing.push_async_callback(broker.close)
+        jobs = Jobs(
+            sessions,
+            build_catalog(settings),
+            library,
+            EventLog(pubsub),
+            broker,
+            pubsub,
+            JobLimits(
+                settings.max_queued_per_user, settings.job_max_attempts, timedelta(seconds=3 * settings.job_lease_s)
+            ),
+        )
+        worker = Worker(
+            sessions,
+            jobs,
+            library,
+            broker,
+            pubsub,
+            WorkerSettings(
+                concurrency=settings.max_concurrent_tasks,
+                task_timeout_s=settings.task_timeout_s,
+                lease_s=settings.job_lease_s,
+                max_running_per_user=settings.max_running_per_user,
+                event_retention=timedelta(hours=settings.event_retention_hours),
+                event_keep_per_user=settings.event_retention_per_user,
+            ),
+        )
         yield Resources(
             settings=settings,
             sessions=sessions,
@@ -107,7 +142,9 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             library=library,
             uploads=uploads,
             maintenance=Maintenance(sessions, library, uploads),
-            health=SystemHealth(engine, str(settings.data_dir), __version__),
+            health=SystemHealth(engine, str(settings.data_dir), __version__, jobs.health),
+            jobs=jobs,
+            worker=worker,
         )
 
 

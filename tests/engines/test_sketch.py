@@ -254,3 +254,15 @@ def test_unknown_styles_and_methods_are_refused_with_the_known_names(style: str,
 def test_bytes_that_are_not_a_decodable_image_are_refused(name: str, data: Callable[[], bytes], message: str) -> None:
     with pytest.raises(ImageRejected, match=message):
         render_sketch(data(), "PENCIL", "basic")
+
+
+@pytest.mark.parametrize("style", ["PENCIL", "OIL"])
+def test_strength_blends_the_sketch_over_the_photo(style: str) -> None:
+    """Seed 000's img2img `strength`: 0 keeps the photo, 1 is the sketch alone, between lies between."""
+    blends = {s: render_sketch(photos.flower(), style, "basic", strength=s).data for s in (0.0, 0.5, 1.0)}
+    apart = difference(blends[0.0], blends[1.0])
+    assert difference(blends[0.0], encode(flower(), "JPEG", quality=90)) < apart / 4  # 0: the photo itself
+    assert difference(blends[0.5], blends[0.0]) < apart
+    assert difference(blends[0.5], blends[1.0]) < apart
+    with pytest.raises(ValueError, match="strength"):
+        render_sketch(photos.flower(), style, "basic", strength=1.5)

@@ -102,11 +102,13 @@ def render_sketch(
     method: str,
     *,
     max_edge: int = DEFAULT_MAX_EDGE,
+    strength: float = 1.0,
     on_progress: ProgressCallback | None = None,
     should_stop: StopCheck | None = None,
 ) -> SketchResult:
     """Render the photo in ``data`` as a sketch in ``style`` and ``method`` (names from ``STYLES``/``METHODS``).
 
+    ``strength`` (0..1, seed 000's img2img field) blends the sketch over the photo: 1 is the sketch alone.
     Progress goes to ``on_progress(fraction, message)``, fractions rising from 0.0 to 1.0. ``should_stop`` is
     asked before each step; when it answers true, ``SketchCanceled`` is raised. Raises ``ValueError`` for an
     unknown style or method and ``ImageRejected`` for bytes that are not a decodable image.
@@ -116,6 +118,8 @@ def render_sketch(
         _refuse(style, method)
     if max_edge < 1:
         raise ValueError(f"max_edge must be a positive number of pixels, not {max_edge}.")
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"strength must be between 0 and 1, not {strength}.")
 
     def checkpoint(fraction: float, message: str) -> None:
         if should_stop is not None and should_stop():
@@ -127,6 +131,9 @@ def render_sketch(
     photo = decode(data, max_edge)
     checkpoint(0.2, "Drawing the sketch")
     sketch = recipe(Frame(photo))
+    if strength < 1.0:
+        drawn = cv2.cvtColor(sketch, cv2.COLOR_GRAY2BGR) if sketch.ndim == 2 else sketch
+        sketch = cv2.addWeighted(photo, 1.0 - strength, drawn, strength, 0.0)
     checkpoint(0.9, "Encoding the sketch")
     ok, encoded = cv2.imencode(".jpg", sketch, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:

@@ -56,6 +56,20 @@ class Subscription:
         with contextlib.suppress(asyncio.QueueFull):
             self._queue.put_nowait(self._END)
 
+    async def get(self) -> str | None:
+        """The next message, or None once the subscription has ended."""
+        item = await self._queue.get()
+        if item is self._END:
+            self._queue.put_nowait(item)  # an ended subscription stays ended
+            return None
+        assert isinstance(item, str)
+        return item
+
+    def discard_pending(self) -> None:
+        """Drop what has arrived and not been read (for subscribers that only need to know that something did)."""
+        while not self._queue.empty() and self._queue._queue[0] is not self._END:  # type: ignore[attr-defined]
+            self._queue.get_nowait()
+
     def __aiter__(self) -> AsyncIterator[str]:
         return self._messages()
 

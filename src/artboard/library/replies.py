@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request, Response, status
 
 from artboard.config import Settings
-from artboard.library.schemas import CollectionItemOut, FolderOut, ImageOut, SeedFolderOut
+from artboard.library.schemas import CollectionItemOut, FolderOut, ImageOut, Lineage, SeedFolderOut
 from artboard.library.service import FileContent
 from artboard.models import Blob, Folder, Image
 
@@ -26,12 +26,19 @@ def image_out(image: Image, blob: Blob, base: str) -> ImageOut:
         size=blob.size,
         sha256=blob.sha256,
         metadata=image.details,
+        lineage=lineage_out(image),
         thumbnail_url=f"{base}/api/thumbnails/thumbnail_{image.id}.jpg",
         square_url=f"{base}/api/images/{image.id}/file?variant=square",
         original_url=f"{base}/api/images/{image.id}/file?variant=original",
         created=image.created,
         updated=image.updated,
     )
+
+
+def lineage_out(image: Image) -> Lineage | None:
+    if image.job_id is None and image.lineage is None:
+        return None
+    return Lineage(job_id=image.job_id, source_image_id=image.source_image_id, **(image.lineage or {}))
 
 
 def item_out(image: Image, blob: Blob, base: str) -> CollectionItemOut:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -67,6 +67,15 @@ class ImagePatch(BaseModel):
     folder_id: EntityId | None = None
 
 
+class Lineage(BaseModel):
+    job_id: str | None
+    source_image_id: str | None
+    engine: str | None = None
+    model: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    cost: float | None = None
+
+
 class ImageOut(BaseModel):
     id: str
     title: str
@@ -78,6 +87,7 @@ class ImageOut(BaseModel):
     size: int
     sha256: str
     metadata: StoredJson
+    lineage: Lineage | None = Field(description="For an image a job made: where it came from and how.")
     thumbnail_url: str
     square_url: str
     original_url: str

@@ -152,23 +152,32 @@ class Library:
 
     # ---- images -------------------------------------------------------------------------------------
 
+    async def store(self, db: AsyncSession, owner_id: str, images: list[bytes]) -> list[Blob]:
+        """Store several images' bytes before the caller's transaction writes anything: blob bookkeeping
+        commits on connections of its own, which would wait on a write this transaction already holds."""
+        with db.no_autoflush:
+            return [await self.media.ingest(db, owner_id, data) for data in images]
+
     async def add_image(
         self,
         db: AsyncSession,
         owner_id: str,
-        data: bytes,
+        data: bytes | Blob,
         *,
         title: str = "",
         folder_id: str | None = None,
         source: str = "upload",
         details: dict[str, Any] | None = None,
         upload_key: str | None = None,
+        job_id: str | None = None,
+        source_image_id: str | None = None,
+        lineage: dict[str, Any] | None = None,
     ) -> tuple[Image, Blob]:
         if folder_id is not None:
             if not re.fullmatch(ID_PATTERN, folder_id):
                 raise ValidationFailed("folder_id is not a valid id.")
             await self.folder(db, owner_id, folder_id)
-        blob = await self.media.ingest(db, owner_id, data)
+        blob = data if isinstance(data, Blob) else await self.media.ingest(db, owner_id, data)
         image = Image(
             owner_id=owner_id,
             blob_id=blob.id,
@@ -177,6 +186,9 @@ class Library:
             source=source,
             details=details or {},
             upload_key=upload_key,
+            job_id=job_id,
+            source_image_id=source_image_id,
+            lineage=lineage,
         )
         db.add(image)
         await db.flush()

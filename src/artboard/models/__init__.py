@@ -2,7 +2,22 @@
 
 from artboard.models.auth_session import AuthSession, RefreshToken
 from artboard.models.base import Base
+from artboard.models.job import EventCounter, Job, JobEvent, QueueFlag, WorkerRow
 from artboard.models.library import Blob, Folder, Image, Preference
 from artboard.models.user import User
 
-__all__ = ["AuthSession", "Base", "Blob", "Folder", "Image", "Preference", "RefreshToken", "User"]
+__all__ = [
+    "AuthSession",
+    "Base",
+    "Blob",
+    "EventCounter",
+    "Folder",
+    "Image",
+    "Job",
+    "JobEvent",
+    "Preference",
+    "QueueFlag",
+    "RefreshToken",
+    "User",
+    "WorkerRow",
+]

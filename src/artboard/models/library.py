@@ -68,6 +68,10 @@ class Image(Base):
     source: Mapped[str] = mapped_column(String(32), default="upload")
     upload_key: Mapped[str | None] = mapped_column(String(512), nullable=True, index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Lineage of an image a job made: the job, the image it started from, and {engine, model, parameters, cost}.
+    job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"), nullable=True, index=True)
+    source_image_id: Mapped[str | None] = mapped_column(String(15), nullable=True)
+    lineage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created: Mapped[datetime] = timestamp_column()
     updated: Mapped[datetime] = timestamp_column(onupdate=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psutil
@@ -18,8 +19,16 @@ class SystemHealth:
 
     TTL_S = 1.0
 
-    def __init__(self, engine: AsyncEngine, data_dir: str, version: str) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        data_dir: str,
+        version: str,
+        jobs_health: Callable[[], Awaitable[dict[str, Any]]],
+    ) -> None:
         self._engine = engine
+        self._jobs_health = jobs_health
+        self._jobs: dict[str, Any] = {}
         self._data_dir = data_dir
         self._version = version
         self._started_at = time.monotonic()
@@ -34,12 +43,14 @@ class SystemHealth:
                 if time.monotonic() - self._checked_at >= self.TTL_S:
                     self._database = await database_health(self._engine)
                     self._system = _read_metrics(self._data_dir)
+                    self._jobs = await self._jobs_health() if self._database["ok"] else {}
                     self._checked_at = time.monotonic()
         return {
             "status": "ok" if self._database["ok"] else "degraded",
             "version": self._version,
             "uptime_s": round(time.monotonic() - self._started_at, 1),
             "database": self._database,
+            "jobs": self._jobs,
             "system": self._system,
         }
 

@@ -1,0 +1,76 @@
+"""What every submit route shares: the `Idempotency-Key` and `Prefer: wait=N` headers, and a reply that
+waits for the job after the request's transaction has committed (a worker cannot see the job before)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header
+from fastapi.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
+
+from artboard.errors import ValidationFailed
+from artboard.jobs.service import MAX_WAIT_S, Jobs, Submitted
+from artboard.models import Job
+from artboard.models.job import FINISHED
+
+_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SubmitOptions:
+    idempotency_key: str | None
+    wait_s: int  # 0: answer at once
+
+
+def submit_options(
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=200,
+            description="Submitting again with the same key and body gives the same job; another body, 409.",
+        ),
+    ] = None,
+    prefer: Annotated[
+        str | None,
+        Header(description=f"`wait=N` (N <= {MAX_WAIT_S}): answer with the finished job if it ends within N s."),
+    ] = None,
+) -> SubmitOptions:
+    if idempotency_key is not None and not idempotency_key.strip():
+        raise ValidationFailed("Idempotency-Key must not be empty.")
+    match = _WAIT.search(prefer or "")
+    return SubmitOptions(idempotency_key, min(int(match.group(1)), MAX_WAIT_S) if match else 0)
+
+
+SubmitOptionsDep = Annotated[SubmitOptions, Depends(submit_options)]
+
+
+class SubmitReply(JSONResponse):
+    """202 with the job as submitted; with `Prefer: wait=N`, once the transaction has committed, waits up to
+    N seconds and answers 200 with the finished job instead (`Preference-Applied` says so)."""
+
+    def __init__(
+        self,
+        jobs: Jobs,
+        submitted: Submitted,
+        options: SubmitOptions,
+        render: Callable[[Job], dict[str, Any]],
+    ) -> None:
+        job = submitted.job
+        done = job.status in FINISHED
+        super().__init__(render(job), status_code=200 if done else 202)
+        self._jobs, self._job, self._render = jobs, job, render
+        self._wait_s = 0 if done else options.wait_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._wait_s:
+            finished = await self._jobs.wait(self._job.owner_id, self._job.id, self._wait_s)
+            if finished is not None:
+                self.body = self.render(self._render(finished))
+                self.status_code = 200
+                self.headers["content-length"] = str(len(self.body))
+                self.headers["preference-applied"] = f"wait={self._wait_s}"
+        await super().__call__(scope, receive, send)

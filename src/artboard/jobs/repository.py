@@ -1,0 +1,234 @@
+"""All SQL of jobs, their events, workers and queue flags. A user's own jobs are always filtered by owner;
+the claim, lease and admin queries span users by design (they are the queue)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from artboard.models import EventCounter, Job, JobEvent, QueueFlag, WorkerRow
+from artboard.models.job import QUEUED, RUNNING
+
+
+async def job(db: AsyncSession, owner_id: str, job_id: str) -> Job | None:
+    return (await db.execute(select(Job).where(Job.id == job_id, Job.owner_id == owner_id))).scalar_one_or_none()
+
+
+async def job_by_key(db: AsyncSession, owner_id: str, key: str) -> Job | None:
+    query = select(Job).where(Job.owner_id == owner_id, Job.idempotency_key == key)
+    return (await db.execute(query)).scalar_one_or_none()
+
+
+async def jobs(
+    db: AsyncSession,
+    owner_id: str | None,
+    *,
+    status: str | None,
+    kind: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[Job], int]:
+    """Newest first; ``owner_id=None`` lists every user's (admins)."""
+    conditions = []
+    if owner_id is not None:
+        conditions.append(Job.owner_id == owner_id)
+    if status is not None:
+        conditions.append(Job.status == status)
+    if kind is not None:
+        conditions.append(Job.kind == kind)
+    total = (await db.execute(select(func.count()).select_from(Job).where(*conditions))).scalar_one()
+    rows = await db.execute(
+        select(Job).where(*conditions).order_by(Job.created.desc(), Job.id).offset(offset).limit(limit)
+    )
+    return list(rows.scalars()), total
+
+
+async def queued_count(db: AsyncSession, owner_id: str) -> int:
+    query = select(func.count()).select_from(Job).where(Job.owner_id == owner_id, Job.status == QUEUED)
+    return int((await db.execute(query)).scalar_one())
+
+
+async def queue_position(db: AsyncSession, job: Job) -> int:
+    """Where a queued job stands in the fair order: its rank among its owner's queued jobs, plus the jobs
+    other users get to start in the rounds before (each user has one turn per round)."""
+    ahead_own = (
+        await db.execute(
+            select(func.count())
+            .select_from(Job)
+            .where(
+                Job.owner_id == job.owner_id,
+                Job.status == QUEUED,
+                or_(
+                    Job.priority > job.priority,
+                    and_(Job.priority == job.priority, Job.created < job.created),
+                    and_(Job.priority == job.priority, Job.created == job.created, Job.id < job.id),
+                ),
+            )
+        )
+    ).scalar_one()
+    rank = int(ahead_own) + 1
+    others = await db.execute(
+        select(func.count())
+        .select_from(Job)
+        .where(Job.status == QUEUED, Job.owner_id != job.owner_id)
+        .group_by(Job.owner_id)
+    )
+    return rank + sum(min(int(count), rank - 1) for count in others.scalars())
+
+
+async def claim(
+    db: AsyncSession, worker_id: str, limit: int, max_running_per_user: int, now: datetime, lease_until: datetime
+) -> list[Job]:
+    """Take up to ``limit`` queued jobs for this worker, fairly: every user's next job before anyone's
+    second (ranked per user by priority, then age), never more than ``max_running_per_user`` running per
+    user. The conditional UPDATE makes a job one worker's even when two pick the same candidates."""
+    running = (
+        select(Job.owner_id, func.count().label("running")).where(Job.status == RUNNING).group_by(Job.owner_id)
+    ).subquery()
+    ranked = (
+        select(
+            Job.id,
+            Job.owner_id,
+            Job.priority,
+            Job.created,
+            func.row_number()
+            .over(partition_by=Job.owner_id, order_by=(Job.priority.desc(), Job.created, Job.id))
+            .label("rank"),
+        ).where(Job.status == QUEUED, Job.run_after <= now)
+    ).subquery()
+    turn = ranked.c.rank + func.coalesce(running.c.running, 0)
+    candidates = (
+        select(ranked.c.id)
+        .outerjoin(running, running.c.owner_id == ranked.c.owner_id)
+        .where(turn <= max_running_per_user)
+        .order_by(turn, ranked.c.priority.desc(), ranked.c.created, ranked.c.id)
+        .limit(limit)
+    )
+    ids = list((await db.execute(candidates)).scalars())
+    if not ids:
+        return []
+    claimed = await db.execute(
+        update(Job)
+        .where(Job.id.in_(ids), Job.status == QUEUED)
+        .values(
+            status=RUNNING,
+            worker_id=worker_id,
+            lease_until=lease_until,
+            started=now,
+            updated=now,
+            attempts=Job.attempts + 1,
+            progress=0.0,
+            message=None,
+        )
+        .returning(Job)
+        .execution_options(synchronize_session=False)
+    )
+    return list(claimed.scalars())
+
+
+async def transition(db: AsyncSession, job_id: str, expected: str, values: dict[str, Any]) -> Job | None:
+    """Move a job on only if it is still in ``expected`` (and, for a running job, still this worker's when
+    ``values`` names a ``worker_id`` to match); None when someone else moved it first."""
+    conditions = [Job.id == job_id, Job.status == expected]
+    if "worker_id" in values:
+        conditions.append(Job.worker_id == values.pop("worker_id"))
+    result = await db.execute(
+        update(Job).where(*conditions).values(**values).returning(Job).execution_options(synchronize_session=False)
+    )
+    return result.scalar_one_or_none()
+
+
+async def extend_leases(db: AsyncSession, worker_id: str, job_ids: Sequence[str], lease_until: datetime) -> set[str]:
+    """Renew this worker's leases; returns the ids whose cancellation was asked for meanwhile."""
+    if not job_ids:
+        return set()
+    await db.execute(
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.worker_id == worker_id, Job.status == RUNNING)
+        .values(lease_until=lease_until)
+        .execution_options(synchronize_session=False)
+    )
+    asked = await db.execute(select(Job.id).where(Job.id.in_(job_ids), Job.cancel_requested.is_(True)))
+    return set(asked.scalars())
+
+
+async def expired_leases(db: AsyncSession, now: datetime) -> list[Job]:
+    query = select(Job).where(Job.status == RUNNING, Job.lease_until < now).limit(100)
+    return list((await db.execute(query)).scalars())
+
+
+async def next_seq(db: AsyncSession, owner_id: str) -> int:
+    """The user's next event number, taken in the caller's transaction (which serialises a user's events)."""
+    dialect = db.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(EventCounter)
+        .values(owner_id=owner_id, seq=1)
+        .on_conflict_do_update(index_elements=[EventCounter.owner_id], set_={"seq": EventCounter.seq + 1})
+        .returning(EventCounter.seq)
+    )
+    return int((await db.execute(statement)).scalar_one())
+
+
+async def events_since(
+    db: AsyncSession, owner_id: str, seq: int, limit: int, job_id: str | None = None
+) -> list[JobEvent]:
+    query = select(JobEvent).where(JobEvent.owner_id == owner_id, JobEvent.seq > seq)
+    if job_id is not None:
+        query = query.where(JobEvent.job_id == job_id)
+    return list((await db.execute(query.order_by(JobEvent.seq).limit(limit))).scalars())
+
+
+async def prune_events(db: AsyncSession, older_than: datetime, keep_per_user: int) -> int:
+    """Forget events past the retention: older than ``older_than`` and not among a user's last ``keep_per_user``."""
+    latest = select(EventCounter.owner_id, EventCounter.seq).subquery()
+    stale = (
+        select(JobEvent.id)
+        .join(latest, latest.c.owner_id == JobEvent.owner_id)
+        .where(JobEvent.created < older_than, JobEvent.seq <= latest.c.seq - keep_per_user)
+    )
+    result = await db.execute(
+        delete(JobEvent).where(JobEvent.id.in_(stale)).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def status_counts(db: AsyncSession) -> dict[str, int]:
+    rows = await db.execute(select(Job.status, func.count()).group_by(Job.status))
+    return {status: int(count) for status, count in rows.tuples()}
+
+
+async def oldest_queued(db: AsyncSession) -> datetime | None:
+    result = await db.execute(select(func.min(Job.created)).where(Job.status == QUEUED))
+    value: datetime | None = result.scalar_one()
+    return value
+
+
+async def is_flag_on(db: AsyncSession, name: str) -> bool:
+    return bool((await db.execute(select(QueueFlag.enabled).where(QueueFlag.name == name))).scalar_one_or_none())
+
+
+async def set_flag(db: AsyncSession, name: str, enabled: bool) -> None:
+    flag = await db.get(QueueFlag, name)
+    if flag is None:
+        db.add(QueueFlag(name=name, enabled=enabled))
+    else:
+        flag.enabled = enabled
+
+
+async def heartbeat(db: AsyncSession, worker: WorkerRow) -> None:
+    await db.merge(worker)
+
+
+async def forget_worker(db: AsyncSession, worker_id: str) -> None:
+    await db.execute(delete(WorkerRow).where(WorkerRow.id == worker_id))
+
+
+async def live_workers(db: AsyncSession, since: datetime) -> int:
+    query = select(func.count()).select_from(WorkerRow).where(WorkerRow.heartbeat >= since)
+    return int((await db.execute(query)).scalar_one())

@@ -1,0 +1,237 @@
+"""The job service behind every submit route: validate against the model's schema, keep the per-user caps,
+honour idempotency keys, and change states only through conditional updates that write an event each."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from artboard.db import after_commit
+from artboard.engines.catalog import Catalog
+from artboard.errors import Conflict, NotFound, RateLimited, ValidationFailed
+from artboard.jobs import repository
+from artboard.jobs.broker import Broker
+from artboard.jobs.events import EventLog
+from artboard.kit.pagination import PageParams
+from artboard.kit.pubsub import PubSub
+from artboard.library.service import Library
+from artboard.models import Job
+from artboard.models.base import utcnow
+from artboard.models.job import CANCELED, FAILED, FINISHED, QUEUED, RUNNING, TIMED_OUT
+
+PAUSED = "paused"
+# Where a cancellation is announced to the worker running the job.
+CANCEL_CHANNEL = "jobs:cancel"
+# Longest a submit may hold its request open with `Prefer: wait=N`.
+MAX_WAIT_S = 60
+
+
+@dataclass(frozen=True)
+class JobLimits:
+    max_queued_per_user: int
+    max_attempts: int
+    worker_silence: timedelta  # a worker not heard from for this long is no longer counted as live
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job: Job
+    replayed: bool  # an earlier submit with the same idempotency key made it
+
+
+class Jobs:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        catalog: Catalog,
+        library: Library,
+        events: EventLog,
+        broker: Broker,
+        pubsub: PubSub,
+        limits: JobLimits,
+    ) -> None:
+        self._sessions = sessions
+        self._pubsub = pubsub
+        self.catalog = catalog
+        self._library = library
+        self.events = events
+        self._broker = broker
+        self._limits = limits
+
+    async def submit(
+        self,
+        db: AsyncSession,
+        owner_id: str,
+        model_name: str,
+        parameters: dict[str, Any],
+        *,
+        source_image_id: str | None = None,
+        priority: int = 0,
+        idempotency_key: str | None = None,
+        retry_of: str | None = None,
+    ) -> Submitted:
+        model = self.catalog.model(model_name)
+        checked = model.validate(parameters)
+        if model.needs_source:
+            if source_image_id is None:
+                raise ValidationFailed(f"{model.name} starts from one of your images: name it with image_id.")
+            await self._library.image(db, owner_id, source_image_id)  # the caller's own, or 404
+        request = {"model": model.name, "parameters": checked, "image_id": source_image_id, "priority": priority}
+        digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+        if idempotency_key is not None and (earlier := await repository.job_by_key(db, owner_id, idempotency_key)):
+            return Submitted(self._same_request(earlier, digest), replayed=True)
+        queued = await repository.queued_count(db, owner_id)
+        if queued >= self._limits.max_queued_per_user:
+            raise RateLimited(
+                f"You have {queued} jobs waiting, the most allowed; wait for some to finish or cancel some.",
+                retry_after=5,
+            )
+        job = Job(
+            owner_id=owner_id,
+            kind=model.kind,
+            engine=model.engine,
+            model=model.name,
+            input={"parameters": checked, "image_id": source_image_id},
+            status=QUEUED,
+            progress=0.0,
+            cost=0.0,
+            attempts=0,
+            max_attempts=self._limits.max_attempts,
+            priority=priority,
+            retry_of=retry_of,
+            idempotency_key=idempotency_key,
+            request_hash=digest,
+            cancel_requested=False,
+            run_after=utcnow(),
+        )
+        db.add(job)
+        try:
+            async with db.begin_nested():
+                await db.flush()
+        except IntegrityError:  # the same key submitted at the same moment: that one wins
+            if (
+                idempotency_key is None
+                or (earlier := await repository.job_by_key(db, owner_id, idempotency_key)) is None
+            ):
+                raise
+            return Submitted(self._same_request(earlier, digest), replayed=True)
+        await self.events.record(db, job, await repository.queue_position(db, job))
+        after_commit(db, lambda: self._broker.announce([job.id]))
+        return Submitted(job, replayed=False)
+
+    @staticmethod
+    def _same_request(earlier: Job, digest: str) -> Job:
+        if earlier.request_hash != digest:
+            raise Conflict("This Idempotency-Key was used for a different request; use a new key.")
+        return earlier
+
+    async def get(self, db: AsyncSession, owner_id: str, job_id: str) -> Job:
+        found = await repository.job(db, owner_id, job_id)
+        if found is None:
+            raise NotFound("No job with this id.")
+        return found
+
+    async def position(self, db: AsyncSession, job: Job) -> int | None:
+        return await repository.queue_position(db, job) if job.status == QUEUED else None
+
+    async def page(
+        self, db: AsyncSession, owner_id: str | None, page: PageParams, *, status: str | None, kind: str | None
+    ) -> tuple[list[Job], int]:
+        return await repository.jobs(db, owner_id, status=status, kind=kind, offset=page.offset, limit=page.per_page)
+
+    async def cancel(self, db: AsyncSession, owner_id: str, job_id: str) -> Job:
+        """A queued job is canceled at once; a running one is asked to stop at its next checkpoint; a
+        finished one is left as it is."""
+        job = await self.get(db, owner_id, job_id)
+        now = utcnow()
+        if job.status == QUEUED:
+            moved = await repository.transition(
+                db, job.id, QUEUED, {"status": CANCELED, "finished": now, "updated": now, "message": "Canceled."}
+            )
+            if moved is not None:
+                await self.events.record(db, moved)
+                return moved
+            job = await self.get(db, owner_id, job_id)  # it started meanwhile
+        if job.status == RUNNING and not job.cancel_requested:
+            moved = await repository.transition(
+                db, job.id, RUNNING, {"cancel_requested": True, "message": "Canceling…", "updated": now}
+            )
+            if moved is not None:
+                await self.events.record(db, moved)
+                after_commit(db, lambda: self._broker_cancel(moved.id))
+                return moved
+        return job
+
+    async def _broker_cancel(self, job_id: str) -> None:
+        """The fast path to the worker running the job; its lease heartbeat reads the flag anyway."""
+        await self._pubsub.publish(CANCEL_CHANNEL, job_id)
+
+    async def retry(self, db: AsyncSession, owner_id: str, job_id: str) -> Job:
+        job = await self.get(db, owner_id, job_id)
+        if job.status not in (FAILED, CANCELED, TIMED_OUT):
+            raise Conflict(f"Only a failed, canceled or timed-out job can be retried; this one is {job.status}.")
+        submitted = await self.submit(
+            db,
+            owner_id,
+            job.model,
+            job.input.get("parameters", {}),
+            source_image_id=job.input.get("image_id"),
+            priority=job.priority,
+            retry_of=job.id,
+        )
+        return submitted.job
+
+    async def wait(self, owner_id: str, job_id: str, timeout_s: float) -> Job | None:
+        """The job once finished, if that happens within ``timeout_s`` (``Prefer: wait``), else None."""
+        subscription = await self.events.subscribe(owner_id)
+        try:
+            async with asyncio.timeout(min(timeout_s, MAX_WAIT_S)):
+                while True:
+                    async with self._sessions() as db:
+                        job = await self.get(db, owner_id, job_id)
+                    if job.status in FINISHED:
+                        return job
+                    while (message := await subscription.get()) is not None:
+                        if job_id in message:
+                            break
+                    else:
+                        await asyncio.sleep(0.05)  # the subscription ended: look again
+                        subscription = await self.events.subscribe(owner_id)
+        except TimeoutError:
+            return None
+        finally:
+            subscription.close()
+
+    # ---- admin -------------------------------------------------------------------------------------------
+
+    async def queue_state(self, db: AsyncSession) -> dict[str, Any]:
+        counts = await repository.status_counts(db)
+        oldest = await repository.oldest_queued(db)
+        now = utcnow()
+        return {
+            "counts": {status: counts.get(status, 0) for status in (QUEUED, RUNNING, *sorted(FINISHED))},
+            "oldest_queued_age_s": round((now - oldest).total_seconds(), 3) if oldest else None,
+            "live_workers": await repository.live_workers(db, now - self._limits.worker_silence),
+            "paused": await repository.is_flag_on(db, PAUSED),
+        }
+
+    async def set_paused(self, db: AsyncSession, paused: bool) -> None:
+        await repository.set_flag(db, PAUSED, paused)
+        if not paused:
+            after_commit(db, lambda: self._broker.announce([]))
+
+    async def health(self) -> dict[str, Any]:
+        """Live workers and queue depth for ``/health``; never raises (health reports, it doesn't fail)."""
+        with contextlib.suppress(Exception):
+            async with self._sessions() as db:
+                state = await self.queue_state(db)
+                return {"live_workers": state["live_workers"], "queued": state["counts"][QUEUED]}
+        return {"live_workers": None, "queued": None}

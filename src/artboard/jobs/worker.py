@@ -1,0 +1,397 @@
+"""The worker: claims jobs fairly from the database, runs each on its engine under a timeout, keeps its
+leases alive, and finishes each job exactly once.
+
+Crash safety comes from leases, not from the broker: a claimed job carries ``lease_until``, renewed every
+third of ``ARTBOARD_JOB_LEASE_S`` while its worker lives. A worker killed mid-job stops renewing; once the
+lease runs out any worker puts the job back in the queue (or fails it after its last attempt). Finishing
+is a conditional update on ``status = running AND worker_id = me`` in the transaction that stores the
+outputs, so a job delivered twice (a worker that was only slow) produces one result: the loser's
+transaction rolls back and its images are never written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from artboard.db import transaction
+from artboard.engines.base import EngineError, EngineResult, JobCanceled, JobContext
+from artboard.errors import AppError
+from artboard.jobs import repository
+from artboard.jobs.broker import Broker
+from artboard.jobs.service import CANCEL_CHANNEL, PAUSED, Jobs
+from artboard.kit.pubsub import PubSub
+from artboard.library.service import Library
+from artboard.models import Job, WorkerRow
+from artboard.models.base import utcnow
+from artboard.models.job import CANCELED, FAILED, QUEUED, RUNNING, SUCCEEDED, TIMED_OUT
+
+log = logging.getLogger("artboard.worker")
+
+# How often an idle worker looks at the queue even when no broker message came.
+POLL_S = 1.0
+# Least time between two progress writes of one job (each is a row update and an event).
+PROGRESS_INTERVAL_S = 0.1
+EVENT_PRUNE_EVERY_S = 600.0
+WAITING_AGAIN = "Waiting for a worker (the previous one stopped)."
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    concurrency: int
+    task_timeout_s: float
+    lease_s: float
+    max_running_per_user: int
+    event_retention: timedelta
+    event_keep_per_user: int
+
+
+@dataclass
+class _Running:
+    job: Job
+    stop: threading.Event = field(default_factory=threading.Event)
+    stop_reason: str | None = None  # CANCELED or TIMED_OUT once asked to stop
+    progress: tuple[float, str] | None = None
+    progress_written: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Worker:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        jobs: Jobs,
+        library: Library,
+        broker: Broker,
+        pubsub: PubSub,
+        settings: WorkerSettings,
+    ) -> None:
+        self._sessions = sessions
+        self._jobs = jobs
+        self._library = library
+        self._broker = broker
+        self._pubsub = pubsub
+        self._settings = settings
+        self.id = f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
+        self._running: dict[str, _Running] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+
+    async def run(self) -> None:
+        """Runs until cancelled; on the way out, jobs still running go back to the queue at once."""
+        helpers = [
+            asyncio.create_task(self._heartbeats()),
+            asyncio.create_task(self._listen_for_cancels()),
+            asyncio.create_task(self._listen_for_work()),
+        ]
+        try:
+            while True:
+                try:
+                    await self._claim_and_start()
+                except Exception:
+                    log.exception("claiming jobs failed; trying again shortly")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), POLL_S)
+                self._wake.clear()
+        finally:
+            for task in [*helpers, *self._tasks]:
+                task.cancel()
+            await asyncio.gather(*helpers, *self._tasks, return_exceptions=True)
+            await asyncio.shield(self._release_all())
+
+    async def _listen_for_work(self) -> None:
+        while True:
+            await self._broker.wait(POLL_S)
+            self._wake.set()
+
+    async def _claim_and_start(self) -> None:
+        free = self._settings.concurrency - len(self._running)
+        if free <= 0:
+            return
+        async with transaction(self._sessions) as db:
+            if await repository.is_flag_on(db, PAUSED):
+                return
+            now = utcnow()
+            lease_until = now + timedelta(seconds=self._settings.lease_s)
+            claimed = await repository.claim(db, self.id, free, self._settings.max_running_per_user, now, lease_until)
+            for job in claimed:
+                await self._jobs.events.record(db, job)
+        for job in claimed:
+            running = _Running(job)
+            self._running[job.id] = running
+            task = asyncio.create_task(self._execute(running))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    # ---- one job -----------------------------------------------------------------------------------------
+
+    async def _execute(self, running: _Running) -> None:
+        job = running.job
+        writer = asyncio.create_task(self._write_progress(running))
+        try:
+            result = await self._run_engine(running)
+        except TimeoutError:
+            running.stop.set()
+            await self._finish(job, TIMED_OUT, error=("timeout", f"The job ran longer than {self._timeout_text}."))
+        except JobCanceled:
+            if running.stop_reason == TIMED_OUT:
+                await self._finish(job, TIMED_OUT, error=("timeout", f"The job ran longer than {self._timeout_text}."))
+            else:
+                await self._finish(job, CANCELED, message="Canceled.")
+        except EngineError as exc:
+            if exc.transient and job.attempts < job.max_attempts:
+                await self._requeue(job, f"Retrying after: {exc.message}", delay_s=2.0**job.attempts)
+            else:
+                await self._finish(job, FAILED, error=(exc.code, exc.message))
+        except AppError as exc:  # e.g. the source image was deleted meanwhile
+            await self._finish(job, FAILED, error=(exc.code, exc.message))
+        except Exception:
+            log.exception("job %s failed in its engine", job.id)
+            await self._finish(job, FAILED, error=("internal_error", "The engine failed unexpectedly."))
+        else:
+            if running.stop_reason == CANCELED:
+                await self._finish(job, CANCELED, message="Canceled.")
+            else:
+                await self._succeed(job, result)
+        finally:
+            writer.cancel()
+            self._running.pop(job.id, None)
+            self._wake.set()
+
+    @property
+    def _timeout_text(self) -> str:
+        return f"{self._settings.task_timeout_s:g} s"
+
+    async def _run_engine(self, running: _Running) -> EngineResult:
+        job = running.job
+        engine = self._jobs.catalog.engine(job.engine)
+        model = self._jobs.catalog.model(job.model)
+        loop = asyncio.get_running_loop()
+
+        def report(fraction: float, message: str) -> None:  # from the engine's thread
+            loop.call_soon_threadsafe(self._note_progress, running, fraction, message)
+
+        async def load_source() -> bytes:
+            async with self._sessions() as db:
+                _, blob = await self._library.image(db, job.owner_id, str(job.input.get("image_id")))
+            return await self._library.media.original(blob)
+
+        context = JobContext(
+            job_id=job.id,
+            owner_id=job.owner_id,
+            model=model,
+            parameters=dict(job.input.get("parameters", {})),
+            load_source=load_source,
+            progress=report,
+            should_stop=running.stop.is_set,
+        )
+        try:
+            async with asyncio.timeout(self._settings.task_timeout_s):
+                return await engine.run(context)
+        except TimeoutError:
+            running.stop_reason = TIMED_OUT
+            raise
+
+    def _note_progress(self, running: _Running, fraction: float, message: str) -> None:
+        running.progress = (max(0.0, min(1.0, fraction)), message[:300])
+        running.progress_written.set()
+
+    async def _write_progress(self, running: _Running) -> None:
+        """Write the latest progress at most every PROGRESS_INTERVAL_S; in between, newer values replace older."""
+        while True:
+            await running.progress_written.wait()
+            running.progress_written.clear()
+            if running.progress is None:
+                continue
+            fraction, message = running.progress
+            try:
+                async with transaction(self._sessions) as db:
+                    moved = await repository.transition(
+                        db,
+                        running.job.id,
+                        RUNNING,
+                        {"progress": fraction, "message": message, "updated": utcnow(), "worker_id": self.id},
+                    )
+                    if moved is not None:
+                        await self._jobs.events.record(db, moved)
+            except Exception:
+                log.exception("progress of job %s not written", running.job.id)
+            await asyncio.sleep(PROGRESS_INTERVAL_S)
+
+    async def _succeed(self, job: Job, result: EngineResult) -> None:
+        """Store the outputs and finish, in one transaction: a worker that lost the job writes nothing."""
+        now = utcnow()
+        async with transaction(self._sessions) as db:
+            blobs = await self._library.store(db, job.owner_id, [output.data for output in result.images])
+            moved = await repository.transition(
+                db,
+                job.id,
+                RUNNING,
+                {
+                    "status": SUCCEEDED,
+                    "progress": 1.0,
+                    "message": "Done.",
+                    "cost": result.cost,
+                    "finished": now,
+                    "updated": now,
+                    "lease_until": None,
+                    "worker_id": self.id,
+                },
+            )
+            if moved is None:
+                log.warning("job %s was taken over before it finished here; its result is dropped", job.id)
+                return
+            lineage = {"engine": job.engine, "model": job.model, "parameters": job.input.get("parameters", {})}
+            image_ids = []
+            for output, blob in zip(result.images, blobs, strict=True):
+                image, _ = await self._library.add_image(
+                    db,
+                    job.owner_id,
+                    blob,
+                    title=output.title,
+                    source="job",
+                    job_id=job.id,
+                    source_image_id=job.input.get("image_id"),
+                    lineage={**lineage, "cost": result.cost / max(1, len(result.images))},
+                )
+                image_ids.append(image.id)
+            moved.result = {"images": image_ids, "data": result.data}
+            await db.flush()
+            await self._jobs.events.record(db, moved)
+
+    async def _finish(
+        self, job: Job, status: str, *, error: tuple[str, str] | None = None, message: str | None = None
+    ) -> None:
+        now = utcnow()
+        values: dict[str, Any] = {
+            "status": status,
+            "finished": now,
+            "updated": now,
+            "lease_until": None,
+            "message": message or (error[1] if error else None),
+            "worker_id": self.id,
+        }
+        if error is not None:
+            values["error_code"], values["error_message"] = error[0], error[1][:1000]
+        async with transaction(self._sessions) as db:
+            moved = await repository.transition(db, job.id, RUNNING, values)
+            if moved is not None:
+                await self._jobs.events.record(db, moved)
+
+    async def _requeue(self, job: Job, message: str, *, delay_s: float = 0.0) -> None:
+        now = utcnow()
+        values = {
+            "status": QUEUED,
+            "message": message[:300],
+            "run_after": now + timedelta(seconds=delay_s),
+            "updated": now,
+            "lease_until": None,
+            "worker_id": self.id,
+        }
+        async with transaction(self._sessions) as db:
+            moved = await repository.transition(db, job.id, RUNNING, values)
+            if moved is not None:
+                moved.worker_id = None
+                await db.flush()
+                await self._jobs.events.record(db, moved, await repository.queue_position(db, moved))
+
+    async def _release_all(self) -> None:
+        """Leaving: what still runs here goes back to the queue now instead of after its lease."""
+        for running in list(self._running.values()):
+            with contextlib.suppress(Exception):
+                await self._requeue(running.job, WAITING_AGAIN)
+        with contextlib.suppress(Exception):
+            async with transaction(self._sessions) as db:
+                await repository.forget_worker(db, self.id)
+
+    # ---- leases, heartbeats, cancellation ---------------------------------------------------------------------
+
+    async def _heartbeats(self) -> None:
+        started, pruned_at = utcnow(), 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await self._heartbeat(started)
+                if loop.time() - pruned_at > EVENT_PRUNE_EVERY_S:
+                    pruned_at = loop.time()
+                    async with transaction(self._sessions) as db:
+                        await repository.prune_events(
+                            db, utcnow() - self._settings.event_retention, self._settings.event_keep_per_user
+                        )
+            except Exception:
+                log.exception("worker heartbeat failed")
+            await asyncio.sleep(self._settings.lease_s / 3)
+
+    async def _heartbeat(self, started: Any) -> None:
+        now = utcnow()
+        async with transaction(self._sessions) as db:
+            canceled = await repository.extend_leases(
+                db, self.id, list(self._running), now + timedelta(seconds=self._settings.lease_s)
+            )
+            await repository.heartbeat(
+                db,
+                WorkerRow(
+                    id=self.id,
+                    host=socket.gethostname()[:255],
+                    pid=os.getpid(),
+                    concurrency=self._settings.concurrency,
+                    running=len(self._running),
+                    started=started,
+                    heartbeat=now,
+                ),
+            )
+        for job_id in canceled:
+            self._stop(job_id, CANCELED)
+        await self._recover_expired()
+
+    async def _recover_expired(self) -> None:
+        """Jobs whose worker stopped renewing their lease: back to the queue, or failed after the last attempt."""
+        async with transaction(self._sessions) as db:
+            now = utcnow()
+            recovered = []
+            for job in await repository.expired_leases(db, now):
+                if job.attempts >= job.max_attempts:
+                    values: dict[str, Any] = {
+                        "status": FAILED,
+                        "error_code": "worker_lost",
+                        "error_message": "The worker running this job stopped, on every attempt.",
+                        "finished": now,
+                    }
+                else:
+                    values = {
+                        "status": QUEUED,
+                        "message": "Waiting for a worker (the previous one stopped).",
+                        "run_after": now,
+                    }
+                moved = await repository.transition(
+                    db, job.id, RUNNING, {**values, "updated": now, "lease_until": None, "worker_id": job.worker_id}
+                )
+                if moved is not None:
+                    moved.worker_id = None
+                    await db.flush()
+                    await self._jobs.events.record(db, moved)
+                    recovered.append(moved.id)
+        if recovered:
+            log.warning("recovered %d jobs whose worker stopped", len(recovered))
+            await self._broker.announce(recovered)
+
+    async def _listen_for_cancels(self) -> None:
+        while True:
+            async with await self._pubsub.subscribe(CANCEL_CHANNEL) as cancels:
+                async for job_id in cancels:
+                    self._stop(job_id, CANCELED)
+
+    def _stop(self, job_id: str, reason: str) -> None:
+        running = self._running.get(job_id)
+        if running is not None and running.stop_reason is None:
+            running.stop_reason = reason
+            running.stop.set()
