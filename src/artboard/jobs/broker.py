@@ -14,7 +14,7 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
-from artboard.config import Settings
+from artboard.config import ConfigError, Settings, missing_for_broker
 from artboard.kit.pubsub import PubSub
 
 
@@ -28,9 +28,28 @@ class Broker(Protocol):
     async def close(self) -> None: ...
 
 
-def build_broker(settings: Settings, pubsub: PubSub, redis: Redis | None) -> Broker:
-    if settings.broker == "embedded":
-        from artboard.jobs.broker_embedded import EmbeddedBroker
+def build_broker(settings: Settings, pubsub: PubSub, redis: Redis | None, consumer: str) -> Broker:
+    """The broker ``ARTBOARD_BROKER`` names; ``consumer`` names this process's worker to it (its worker id)."""
+    if settings.broker == "redis":
+        from artboard.jobs.broker_redis import RedisBroker
 
-        return EmbeddedBroker(pubsub)
-    raise ValueError(f"ARTBOARD_BROKER={settings.broker} is not available in this version.")
+        if redis is None:
+            raise ConfigError(missing_for_broker(settings))
+        return RedisBroker(
+            redis,
+            settings.redis_stream,
+            consumer,
+            read_count=settings.max_concurrent_tasks,
+            stalled_after_s=settings.job_lease_s,
+        )
+    if settings.broker == "azure":
+        from artboard.jobs.broker_azure import AzureQueueBroker
+
+        if not settings.azure_storage_connection_string:
+            raise ConfigError(missing_for_broker(settings))
+        return AzureQueueBroker(
+            settings.azure_storage_connection_string, settings.azure_queue_name, visibility_s=settings.job_lease_s
+        )
+    from artboard.jobs.broker_embedded import EmbeddedBroker
+
+    return EmbeddedBroker(pubsub)

@@ -57,11 +57,11 @@ class SubmitReply(JSONResponse):
         jobs: Jobs,
         submitted: Submitted,
         options: SubmitOptions,
-        render: Callable[[Job], dict[str, Any]],
+        render: Callable[[Job, int | None], dict[str, Any]],
     ) -> None:
         job = submitted.job
         done = job.status in FINISHED
-        super().__init__(render(job), status_code=200 if done else 202)
+        super().__init__(render(job, submitted.queue_position), status_code=200 if done else 202)
         self._jobs, self._job, self._render = jobs, job, render
         self._wait_s = 0 if done else options.wait_s
 
@@ -69,7 +69,7 @@ class SubmitReply(JSONResponse):
         if self._wait_s:
             finished = await self._jobs.wait(self._job.owner_id, self._job.id, self._wait_s)
             if finished is not None:
-                self.body = self.render(self._render(finished))
+                self.body = self.render(self._render(finished, None))
                 self.status_code = 200
                 self.headers["content-length"] = str(len(self.body))
                 self.headers["preference-applied"] = f"wait={self._wait_s}"

@@ -126,7 +126,7 @@ async def claim(
             message=None,
         )
         .returning(Job)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     return list(claimed.scalars())
 
@@ -138,7 +138,11 @@ async def transition(db: AsyncSession, job_id: str, expected: str, values: dict[
     if "worker_id" in values:
         conditions.append(Job.worker_id == values.pop("worker_id"))
     result = await db.execute(
-        update(Job).where(*conditions).values(**values).returning(Job).execution_options(synchronize_session=False)
+        update(Job)
+        .where(*conditions)
+        .values(**values)
+        .returning(Job)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     return result.scalar_one_or_none()
 
@@ -200,7 +204,7 @@ async def prune_events(db: AsyncSession, older_than: datetime, keep_per_user: in
 
 async def status_counts(db: AsyncSession) -> dict[str, int]:
     rows = await db.execute(select(Job.status, func.count()).group_by(Job.status))
-    return {status: int(count) for status, count in rows.tuples()}
+    return {status: int(count) for status, count in rows.all()}
 
 
 async def oldest_queued(db: AsyncSession) -> datetime | None:

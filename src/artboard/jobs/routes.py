@@ -20,8 +20,8 @@ FINISHED_IN_TIME: dict[int | str, dict[str, Any]] = {
 }
 
 
-def job_json(job: Job) -> dict[str, Any]:
-    return job_out(job).model_dump(mode="json")
+def job_json(job: Job, queue_position: int | None) -> dict[str, Any]:
+    return job_out(job, queue_position).model_dump(mode="json")
 
 
 @router.post(

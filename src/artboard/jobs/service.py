@@ -45,6 +45,7 @@ class JobLimits:
 class Submitted:
     job: Job
     replayed: bool  # an earlier submit with the same idempotency key made it
+    queue_position: int | None = None
 
 
 class Jobs:
@@ -123,9 +124,10 @@ class Jobs:
             ):
                 raise
             return Submitted(self._same_request(earlier, digest), replayed=True)
-        await self.events.record(db, job, await repository.queue_position(db, job))
+        position = await repository.queue_position(db, job)
+        await self.events.record(db, job, position)
         after_commit(db, lambda: self._broker.announce([job.id]))
-        return Submitted(job, replayed=False)
+        return Submitted(job, replayed=False, queue_position=position)
 
     @staticmethod
     def _same_request(earlier: Job, digest: str) -> Job:

@@ -56,6 +56,11 @@ class WorkerSettings:
     event_keep_per_user: int
 
 
+def new_worker_id() -> str:
+    """Host and process id (who to look for when a job stalls), and a suffix no restart repeats."""
+    return f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
 @dataclass
 class _Running:
     job: Job
@@ -74,6 +79,7 @@ class Worker:
         broker: Broker,
         pubsub: PubSub,
         settings: WorkerSettings,
+        worker_id: str,
     ) -> None:
         self._sessions = sessions
         self._jobs = jobs
@@ -81,7 +87,7 @@ class Worker:
         self._broker = broker
         self._pubsub = pubsub
         self._settings = settings
-        self.id = f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.id = worker_id
         self._running: dict[str, _Running] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -164,7 +170,8 @@ class Worker:
                 await self._succeed(job, result)
         finally:
             writer.cancel()
-            self._running.pop(job.id, None)
+            if self._running.get(job.id) is running:  # not a later claim of the same job taken meanwhile
+                del self._running[job.id]
             self._wake.set()
 
     @property
