@@ -19,6 +19,12 @@ SKETCH_PARAMETERS = {
     "strength": Parameter(
         "number", "How strongly the sketch replaces the photo: 1 is the sketch alone.", 1.0, minimum=0, maximum=1
     ),
+    # Seed 000's img2img fields (`POST /api/send_message`): kept with the job and its outputs' lineage, so a
+    # sketch made through the gateway records what was asked; the sketch itself does not read them.
+    "prompt": Parameter("string", "Seed 000's prompt: kept with the job; a sketch does not use it."),
+    "prompt_guidance": Parameter(
+        "number", "Seed 000's prompt guidance: kept with the job; a sketch does not use it.", minimum=0, maximum=100
+    ),
 }
 
 

@@ -24,6 +24,11 @@ async def job_by_key(db: AsyncSession, owner_id: str, key: str) -> Job | None:
     return (await db.execute(query)).scalar_one_or_none()
 
 
+async def delete_job(db: AsyncSession, owner_id: str, job_id: str) -> None:
+    """Forget a job; a worker still running it finds nothing to finish (its conditional updates match no row)."""
+    await db.execute(delete(Job).where(Job.id == job_id, Job.owner_id == owner_id))
+
+
 async def jobs(
     db: AsyncSession,
     owner_id: str | None,
@@ -166,6 +171,12 @@ async def expired_leases(db: AsyncSession, now: datetime) -> list[Job]:
     return list((await db.execute(query)).scalars())
 
 
+async def held_by(db: AsyncSession, worker_id: str) -> list[Job]:
+    """The running jobs this worker holds, as the database knows them."""
+    query = select(Job).where(Job.status == RUNNING, Job.worker_id == worker_id)
+    return list((await db.execute(query)).scalars())
+
+
 async def next_seq(db: AsyncSession, owner_id: str) -> int:
     """The user's next event number, taken in the caller's transaction (which serialises a user's events)."""
     dialect = db.get_bind().dialect.name
@@ -177,6 +188,12 @@ async def next_seq(db: AsyncSession, owner_id: str) -> int:
         .returning(EventCounter.seq)
     )
     return int((await db.execute(statement)).scalar_one())
+
+
+async def latest_seq(db: AsyncSession, owner_id: str) -> int:
+    """The number of the user's latest event (0 before the first); every event up to it is committed."""
+    query = select(EventCounter.seq).where(EventCounter.owner_id == owner_id)
+    return int((await db.execute(query)).scalar_one_or_none() or 0)
 
 
 async def events_since(

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
-from artboard.kit.body import JsonObject
+from artboard.engines.sketch import METHODS, STYLES
+from artboard.kit.body import CleanText, JsonObject
+from artboard.library.schemas import ImageOut
 from artboard.models import Job
 from artboard.models.base import ID_PATTERN
 
@@ -92,3 +95,117 @@ class QueueCounts(BaseModel):
     oldest_queued_age_s: float | None
     live_workers: int
     paused: bool
+
+
+# ---- seed 004: sketches (a sketch is a sketch job: sketch_id == task_id == the job's id) ------------------
+
+
+def _choice(names: tuple[str, ...], field: str) -> AfterValidator:
+    """Accept one of ``names`` in any case; give it back spelt as listed."""
+
+    def check(value: str) -> str:
+        match = next((name for name in names if name.lower() == value.strip().lower()), None)
+        if match is None:
+            raise PydanticCustomError(
+                "choice", "{field} must be one of {names} (any case)", {"field": field, "names": ", ".join(names)}
+            )
+        return match
+
+    return AfterValidator(check)
+
+
+StyleName = Annotated[str, _choice(tuple(style.name for style in STYLES), "style")]
+MethodName = Annotated[str, _choice(tuple(method.name for method in METHODS), "method")]
+UploadKey = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class SketchCreate(BaseModel):
+    """The source (`image_id`: one of your images, or `key`: a direct upload you confirmed), a style, a method."""
+
+    image_id: EntityId | None = None
+    key: UploadKey | None = Field(None, validate_default=True, description="From `/api/upload/presigned-url`.")
+    style: StyleName = Field(description="PENCIL, CHARCOAL, WATERCOLOR, INK, PASTEL, OIL or ACRYLIC (any case).")
+    method: MethodName = Field("basic", description="basic, advanced or artistic (any case).")
+
+    @field_validator("key")
+    @classmethod
+    def _one_source(cls, key: str | None, info: ValidationInfo) -> str | None:
+        if "image_id" in info.data and (key is None) == (info.data["image_id"] is None):
+            raise PydanticCustomError("source", "give the source image as image_id or as key (one of them)")
+        return key
+
+
+class SketchCreated(BaseModel):
+    sketch_id: str = Field(description="Read it at `/api/sketch/{sketch_id}`; the same id as `task_id`.")
+    task_id: str = Field(description="The job's id: `/api/sketch/task/{task_id}`, `/api/jobs/{id}`.")
+    status: Status
+
+
+class SketchOut(BaseModel):
+    id: str = Field(description="The sketch's id, which is also its task (job) id.")
+    task_id: str
+    status: Status
+    progress: float = Field(description="0..1")
+    message: str | None
+    style: str
+    method: str
+    strength: float
+    source_image_id: str | None
+    output: ImageOut | None = Field(description="The drawing once done: a gallery image, with its URLs.")
+    error: JobError | None
+    created: datetime
+    updated: datetime
+    finished: datetime | None
+
+
+class SketchTaskOut(BaseModel):
+    task_id: str
+    status: Status
+    progress: float = Field(description="0..1")
+    message: str | None
+    queue_position: int | None = Field(description="1 for the next job to start; null unless queued.")
+    result: ImageOut | None = Field(description="The drawing once done: a gallery image, with its URLs.")
+    error: JobError | None
+
+
+class SketchStyleOut(BaseModel):
+    name: str = Field(description="What `style` takes.")
+    display_name: str
+    description: str
+    model: str = Field(description="The catalog model (`POST /api/jobs`, seed 000's `model_type`).")
+    preview_url: str = Field(description="A JPEG of a photo drawn in this style, in every method.")
+
+
+class SketchMethodOut(BaseModel):
+    name: str = Field(description="What `method` takes.")
+    display_name: str
+    description: str
+
+
+class SketchStylesOut(BaseModel):
+    styles: list[SketchStyleOut]
+    methods: list[SketchMethodOut]
+    preview_url: str = Field(description="A JPEG of one photo drawn in every style and method.")
+
+
+# ---- seed 000: the gateway (a message is a job: message_id == the job's id) ----------------------------------
+
+
+class SendMessage(BaseModel):
+    """Seed 000's img2img request. Numbers may come as JSON numbers or numeric strings, as seed 000 sent them."""
+
+    prompt: Annotated[str, StringConstraints(max_length=4000), CleanText] | None = Field(
+        None, description="Kept with the job; a sketch model does not use it."
+    )
+    prompt_guidance: float | None = Field(None, ge=0, le=100, allow_inf_nan=False)
+    strength: float | None = Field(None, ge=0, le=1, allow_inf_nan=False, description="1: the effect alone.")
+    uuid: EntityId = Field(description="The id of one of your images: the source.")
+    model_type: ModelName = Field(description="A catalog model, optionally `:<method>`: `sketch:pencil:advanced`.")
+
+
+class MessageSent(BaseModel):
+    message_id: str = Field(description="Ask `/api/get_image` for the result with it; it is also the job's id.")
+
+
+class GetImage(BaseModel):
+    message_id: EntityId

@@ -109,6 +109,8 @@ class Worker:
                     await asyncio.wait_for(self._wake.wait(), POLL_S)
                 self._wake.clear()
         finally:
+            for running in self._running.values():
+                running.stop.set()  # an engine working in a thread stops at its next checkpoint
             for task in [*helpers, *self._tasks]:
                 task.cancel()
             await asyncio.gather(*helpers, *self._tasks, return_exceptions=True)
@@ -254,8 +256,15 @@ class Worker:
                     "worker_id": self.id,
                 },
             )
-            if moved is None:
-                log.warning("job %s was taken over before it finished here; its result is dropped", job.id)
+            if moved is None or moved.cancel_requested:
+                # Taken over (or deleted) meanwhile, or canceled after its last checkpoint: nothing is kept.
+                await self._library.media.release(db, {blob.id for blob in blobs})
+                if moved is None:
+                    log.warning("job %s was taken over before it finished here; its result is dropped", job.id)
+                    return
+                moved.status, moved.message, moved.progress = CANCELED, "Canceled.", job.progress
+                await db.flush()
+                await self._jobs.events.record(db, moved)
                 return
             lineage = {"engine": job.engine, "model": job.model, "parameters": job.input.get("parameters", {})}
             image_ids = []
@@ -312,10 +321,16 @@ class Worker:
                 await self._jobs.events.record(db, moved, await repository.queue_position(db, moved))
 
     async def _release_all(self) -> None:
-        """Leaving: what still runs here goes back to the queue now instead of after its lease."""
-        for running in list(self._running.values()):
-            with contextlib.suppress(Exception):
-                await self._requeue(running.job, WAITING_AGAIN)
+        """Leaving: every job the database has as this worker's goes back to the queue now instead of after
+        its lease. Asked of the database, not of ``_running``: a claim can commit just as the worker is
+        stopped, before its jobs were started here."""
+        try:
+            async with self._sessions() as db:
+                held = await repository.held_by(db, self.id)
+            for job in held:
+                await self._requeue(job, WAITING_AGAIN)
+        except Exception:
+            log.exception("could not put this worker's jobs back; their leases will")
         with contextlib.suppress(Exception):
             async with transaction(self._sessions) as db:
                 await repository.forget_worker(db, self.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -55,6 +56,21 @@ async def image_by_upload_key(db: AsyncSession, owner_id: str, key: str) -> tupl
     )
     row = (await db.execute(query)).first()
     return (row[0], row[1]) if row else None
+
+
+async def job_images(
+    db: AsyncSession, owner_id: str, job_ids: Sequence[str], *, include_trashed: bool = False
+) -> list[tuple[Image, Blob]]:
+    """The images these jobs made, oldest first (a job's outputs in the order it made them)."""
+    query = (
+        select(Image, Blob)
+        .join(Blob, Blob.id == Image.blob_id)
+        .where(Image.owner_id == owner_id, Image.job_id.in_(job_ids))
+        .order_by(Image.created, Image.id)
+    )
+    if not include_trashed:
+        query = query.where(Image.deleted_at.is_(None))
+    return [(row[0], row[1]) for row in await db.execute(query)]
 
 
 async def images(

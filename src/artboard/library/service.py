@@ -241,6 +241,24 @@ class Library:
         await db.flush()
         await self.media.release(db, {blob.id})
 
+    async def job_outputs(
+        self, db: AsyncSession, owner_id: str, job_ids: list[str]
+    ) -> dict[str, list[tuple[Image, Blob]]]:
+        """The images each job made that are still in the gallery (not trashed), in the order it made them."""
+        outputs: dict[str, list[tuple[Image, Blob]]] = {job_id: [] for job_id in job_ids}
+        for image, blob in await repository.job_images(db, owner_id, job_ids) if job_ids else []:
+            outputs[str(image.job_id)].append((image, blob))
+        return outputs
+
+    async def remove_job_outputs(self, db: AsyncSession, owner_id: str, job_id: str) -> int:
+        """Delete every image a job made, trashed ones too, with their files; returns how many."""
+        found = await repository.job_images(db, owner_id, [job_id], include_trashed=True)
+        for image, _ in found:
+            await db.delete(image)
+        await db.flush()
+        await self.media.release(db, {blob.id for _, blob in found})
+        return len(found)
+
     async def file(self, db: AsyncSession, owner_id: str, image_id: str, variant: str) -> FileContent:
         _, blob = await self.image(db, owner_id, image_id)
         return await self.blob_file(blob, variant)

@@ -97,11 +97,15 @@ class DirectUploads:
         after_commit(db, lambda: self.storage.delete(key))
         return image, blob
 
-    async def download_urls(self, db: AsyncSession, owner_id: str, key: str, base_url: str) -> DownloadUrls:
+    async def confirmed_image(self, db: AsyncSession, owner_id: str, key: str) -> tuple[Image, Blob]:
+        """The image a confirmed upload became (seed 004 names it by its key), else 404."""
         found = await repository.image_by_upload_key(db, owner_id, self._own_key(owner_id, key))
         if found is None:
-            raise NotFound("No upload with this key.")
-        _, blob = found
+            raise NotFound("No confirmed upload with this key: confirm it first (POST /api/upload/confirm).")
+        return found
+
+    async def download_urls(self, db: AsyncSession, owner_id: str, key: str, base_url: str) -> DownloadUrls:
+        _, blob = await self.confirmed_image(db, owner_id, key)
         original = {"op": "get", "key": blob.archive_key, "archived": True, "type": blob.content_type}
         return DownloadUrls(
             url=f"{base_url}{DOWNLOAD_ROUTE}/{self._signer.sign(original, self.expires_s)}",
