@@ -27,10 +27,12 @@ SEED = 20261130
 
 # The document is generated in-process so pytest can make one test per operation when it collects; the calls
 # go to a live server over HTTP. (Schemathesis' fixture-based loader does not run under pytest 9.)
+# The stream of all a user's job events answers a signed-in call with events until the client leaves, and
+# Schemathesis reads a reply to its end: it is left out here and tested in tests/jobs/test_events.py.
 schema = schemathesis.openapi.from_dict(
     create_app(load_settings(data_dir=Path(tempfile.gettempdir()) / "artboard-contract")).openapi(),
     config=schemathesis.Config.from_dict({"seed": SEED}),
-)
+).exclude(method="GET", path="/api/jobs/events")
 
 
 # Signing out ends the caller's session, which would sign out every operation after it: each of its calls

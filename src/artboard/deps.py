@@ -10,20 +10,25 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.requests import HTTPConnection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from artboard.auth.service import Accounts
 from artboard.config import Settings
 from artboard.db import transaction
+from artboard.jobs.gateway_service import Gateway
 from artboard.jobs.service import Jobs
+from artboard.jobs.sketch_service import Sketches
 from artboard.library.maintenance import Maintenance
 from artboard.library.service import Library
 from artboard.resources import Resources
 from artboard.system.service import SystemHealth
 from artboard.uploads.service import DirectUploads
+from artboard.vault.service import Vault
 
 
-def resources_of(request: Request) -> Resources:
+def resources_of(request: HTTPConnection) -> Resources:
+    """The container, for a request or a WebSocket alike."""
     resources: Resources = request.state.resources
     return resources
 
@@ -34,7 +39,7 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def get_settings(request: Request) -> Settings:
+def get_settings(request: HTTPConnection) -> Settings:
     return resources_of(request).settings
 
 
@@ -54,12 +59,28 @@ def get_maintenance(request: Request) -> Maintenance:
     return resources_of(request).maintenance
 
 
-def get_jobs(request: Request) -> Jobs:
+def get_jobs(request: HTTPConnection) -> Jobs:
     return resources_of(request).jobs
 
 
 def get_health(request: Request) -> SystemHealth:
     return resources_of(request).health
+
+
+def get_vault(request: Request) -> Vault:
+    return resources_of(request).vault
+
+
+def get_sketches(request: Request) -> Sketches:
+    """Seed 004's sketches: a view over the jobs and the uploads, made per request (it holds nothing)."""
+    resources = resources_of(request)
+    return Sketches(resources.jobs, resources.uploads)
+
+
+def get_gateway(request: Request) -> Gateway:
+    """Seed 000's messages: a view over the jobs and the gallery, made per request (it holds nothing)."""
+    resources = resources_of(request)
+    return Gateway(resources.jobs, resources.library)
 
 
 Db = Annotated[AsyncSession, Depends(get_db, scope="function")]
@@ -70,3 +91,6 @@ UploadsDep = Annotated[DirectUploads, Depends(get_uploads)]
 MaintenanceDep = Annotated[Maintenance, Depends(get_maintenance)]
 HealthDep = Annotated[SystemHealth, Depends(get_health)]
 JobsDep = Annotated[Jobs, Depends(get_jobs)]
+SketchesDep = Annotated[Sketches, Depends(get_sketches)]
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+VaultDep = Annotated[Vault, Depends(get_vault)]

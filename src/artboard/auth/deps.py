@@ -1,8 +1,9 @@
 """Who is calling: typed dependencies every route uses.
 
 Tokens are read leniently (``Authorization: Bearer <t>``, a bare ``Authorization: <t>`` as PocketBase's SDK
-sends it, or the ``access_token`` cookie) and enforced by ``CurrentUser``. Cookie-authenticated writes are
-origin-checked for every route by ``auth/csrf.py`` before any handler runs.
+sends it, or the ``access_token`` cookie; a WebSocket's first from ``?token=``) and enforced by
+``CurrentUser``. Cookie-authenticated writes are origin-checked for every route by ``auth/csrf.py`` before any
+handler runs.
 
 The token check runs on nearly every request, so ``optional_caller`` depends on the request alone: each
 sub-dependency costs FastAPI a solving step. The bearer scheme that gives ``/docs`` its Authorize button is
@@ -16,6 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.dependencies.models import Dependant
+from fastapi.requests import HTTPConnection
 from fastapi.routing import APIRoute
 
 from artboard.auth.principal import Principal
@@ -36,7 +38,7 @@ class Caller:
     via_cookie: bool
 
 
-def read_token(request: Request) -> tuple[str | None, bool]:
+def read_token(request: HTTPConnection) -> tuple[str | None, bool]:
     """The presented token and whether it came from the cookie."""
     header = request.headers.get("authorization", "").strip()
     if header:
@@ -46,6 +48,23 @@ def read_token(request: Request) -> tuple[str | None, bool]:
         return (rest.strip(), False) if scheme.lower() == "bearer" else (None, False)
     cookie = request.cookies.get(ACCESS_COOKIE)
     return (cookie, True) if cookie else (None, False)
+
+
+def read_socket_token(websocket: HTTPConnection) -> tuple[str | None, bool]:
+    """A WebSocket's token: ``?token=`` first (a browser cannot set headers on a WebSocket), else as ``read_token``."""
+    query = websocket.query_params.get("token")
+    return (query, False) if query else read_token(websocket)
+
+
+async def resolve_token(connection: HTTPConnection, token: str) -> tuple[Principal, TokenClaims] | None:
+    """Who the token belongs to, or None when it is forged, expired or revoked. Most requests repeat a recently
+    verified token: only a miss opens a (read-only) database session."""
+    resources = resources_of(connection)
+    resolved = resources.accounts.recall(token)
+    if resolved is None:
+        async with resources.sessions() as db:
+            resolved = await resources.accounts.resolve_token(db, token)
+    return resolved
 
 
 async def optional_caller(request: Request) -> Caller | None:
@@ -58,14 +77,7 @@ async def optional_caller(request: Request) -> Caller | None:
 
 async def _resolve_caller(request: Request) -> Caller | None:
     token, via_cookie = read_token(request)
-    if not token:
-        return None
-    resources = resources_of(request)
-    # Most requests repeat a recently verified token: only a miss opens a (read-only) database session.
-    resolved = resources.accounts.recall(token)
-    if resolved is None:
-        async with resources.sessions() as db:
-            resolved = await resources.accounts.resolve_token(db, token)
+    resolved = await resolve_token(request, token) if token else None
     if resolved is None:
         return None
     request.state.user_id = resolved[0].id

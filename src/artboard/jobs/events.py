@@ -3,23 +3,31 @@ makes the change, and published on the user's channel once that commits.
 
 The counter row serialises a user's events, so they commit in ``seq`` order; a subscriber that sees a
 number jump (publishing after commit can reorder) reads the missing ones back from the table. A client
-that reconnects with ``since=<seq>`` gets what it missed the same way, so nothing is lost or repeated.
+that reconnects with ``since=<seq>`` gets what it missed the same way, so nothing is lost or repeated:
+``EventLog.follow`` is that one mechanism, behind the WebSocket and the Server-Sent Events alike.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from artboard.db import after_commit
 from artboard.jobs import repository
 from artboard.jobs.schemas import job_out
 from artboard.kit.pubsub import PubSub, Subscription
 from artboard.models import Job, JobEvent
+from artboard.models.job import FINISHED
 
 EVENT_TYPE = "job.updated"
+# Events read back from the table per query; a longer catch-up reads again, holding no session in between.
+READ_BACK_BATCH = 500
 
 
 def user_channel(owner_id: str) -> str:
@@ -30,9 +38,25 @@ def event_of(row: JobEvent) -> dict[str, Any]:
     return {"type": row.type, "seq": row.seq, "job": row.payload}
 
 
+@dataclass
+class _Cursor:
+    """Where a follower stands: every event it wants up to ``last`` has been handed out."""
+
+    last: int
+    job_id: str | None
+
+    def wants(self, event: dict[str, Any]) -> bool:
+        return self.job_id is None or event["job"]["id"] == self.job_id
+
+    def ends_with(self, event: dict[str, Any]) -> bool:
+        """A one-job stream ends with its job's final state (a retry is a new job)."""
+        return self.job_id is not None and event["job"]["status"] in FINISHED
+
+
 class EventLog:
-    def __init__(self, pubsub: PubSub) -> None:
+    def __init__(self, pubsub: PubSub, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._pubsub = pubsub
+        self._sessions = sessions
 
     async def record(self, db: AsyncSession, job: Job, queue_position: int | None = None) -> None:
         """Write the job's current state as its owner's next event; published after the commit."""
@@ -52,3 +76,85 @@ class EventLog:
     async def subscribe(self, owner_id: str) -> Subscription:
         """Live events of one user; subscribe before reading back, so nothing falls between the two."""
         return await self._pubsub.subscribe(user_channel(owner_id))
+
+    async def follow(
+        self, owner_id: str, since: int | None, *, job_id: str | None = None, keepalive_s: float
+    ) -> AsyncGenerator[dict[str, Any] | None, None]:
+        """The user's events after ``since`` from the table, then the live ones: each exactly once, in ``seq``
+        order. With ``job_id``, that job's only, ending after its final state (at once if it had finished
+        before ``since``). ``since=None`` starts from now; a ``since`` beyond the latest event counts as now.
+        None comes once the replay is done and every ``keepalive_s`` after it: time for a keep-alive and for
+        checking that the caller is still signed in.
+
+        Nothing falls between replay and live: the subscription is made before the table is read, a live event
+        at or below the last one handed out is skipped, a jump in ``seq`` is filled from the table, and a
+        subscription that ended as ``lost`` is made again and followed by a read back. Sessions are short:
+        none is held while waiting for events or for the consumer.
+        """
+        subscription = await self.subscribe(owner_id)
+        try:
+            async with self._sessions() as db:
+                # The job before the counter: if it had finished, its final event is at or below `latest`.
+                job = await repository.job(db, owner_id, job_id) if job_id is not None else None
+                latest = await repository.latest_seq(db, owner_id)
+            cursor = _Cursor(latest if since is None else min(since, latest), job_id)
+            async for event in self._catch_up(owner_id, cursor, None):
+                yield event
+                if cursor.ends_with(event):
+                    return
+            if job_id is not None and (job is None or job.status in FINISHED):
+                return
+            loop = asyncio.get_running_loop()
+            keepalive_at = loop.time()
+            while True:
+                if loop.time() >= keepalive_at:
+                    yield None
+                    keepalive_at = loop.time() + keepalive_s
+                try:
+                    async with asyncio.timeout_at(keepalive_at):
+                        message = await subscription.get()
+                except TimeoutError:
+                    continue
+                if message is None:  # ended as lost: messages may be missing from here
+                    subscription.close()
+                    subscription = await self.subscribe(owner_id)
+                async for event in self._catch_up(owner_id, cursor, _live_event(message)):
+                    yield event
+                    if cursor.ends_with(event):
+                        return
+        finally:
+            subscription.close()
+
+    async def _catch_up(
+        self, owner_id: str, cursor: _Cursor, live: dict[str, Any] | None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """What the follower has not had, up to and including the ``live`` event. Without one (at the start, after
+        a lost subscription or an unreadable message) or when its number jumps, the table has the missing ones:
+        a user's events commit in ``seq`` order, so once one is published every earlier one is readable."""
+        if live is not None and live["seq"] <= cursor.last:
+            return
+        if live is None or live["seq"] > cursor.last + 1:
+            while True:
+                async with self._sessions() as db:
+                    batch = await self.since(db, owner_id, cursor.last, job_id=cursor.job_id, limit=READ_BACK_BATCH)
+                for event in batch:
+                    cursor.last = event["seq"]
+                    yield event
+                if len(batch) < READ_BACK_BATCH:
+                    break
+        if live is not None and live["seq"] > cursor.last:
+            cursor.last = live["seq"]
+            if cursor.wants(live):
+                yield live
+
+
+def _live_event(message: str | None) -> dict[str, Any] | None:
+    """A published event, or None when there is none to trust (the subscription was lost, or the message is
+    unreadable): the follower then reads back from the table."""
+    if message is None:
+        return None
+    with contextlib.suppress(ValueError):
+        event = json.loads(message)
+        if isinstance(event, dict) and isinstance(event.get("seq"), int) and isinstance(event.get("job"), dict):
+            return event
+    return None
