@@ -24,7 +24,8 @@ class EmbeddedBroker:
         if self._subscription is None or self._subscription.lost:
             self._subscription = await self._pubsub.subscribe(CHANNEL)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._subscription.get(), timeout_s)
+            async with asyncio.timeout(timeout_s):  # not wait_for: it can swallow a cancellation on 3.11
+                await self._subscription.get()
         self._subscription.discard_pending()  # one look at the queue answers every announcement so far
 
     async def close(self) -> None:

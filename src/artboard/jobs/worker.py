@@ -105,8 +105,11 @@ class Worker:
                     await self._claim_and_start()
                 except Exception:
                     log.exception("claiming jobs failed; trying again shortly")
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that arrives
+                # as the event fires, and the worker would outlive its server.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), POLL_S)
+                    async with asyncio.timeout(POLL_S):
+                        await self._wake.wait()
                 self._wake.clear()
         finally:
             for running in self._running.values():
