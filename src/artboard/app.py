@@ -15,9 +15,12 @@ from artboard.auth import routes as auth_routes
 from artboard.auth.csrf import CsrfGuard
 from artboard.auth.deps import document_bearer
 from artboard.config import Settings, load_settings
+from artboard.engines import routes as engines_routes
 from artboard.errors import install_error_handlers
+from artboard.jobs import gateway as jobs_gateway
 from artboard.jobs import routes as jobs_routes
-from artboard.kit.jsonresponse import SafeJSONResponse
+from artboard.jobs import sketches as jobs_sketches
+from artboard.jobs import stream as jobs_stream
 from artboard.kit.limits import InputLimits, upload_limits
 from artboard.library import collection as library_collection
 from artboard.library import folders as library_folders
@@ -28,6 +31,7 @@ from artboard.openapi import install_openapi
 from artboard.resources import Resources, open_resources, running
 from artboard.system import routes as system_routes
 from artboard.uploads import routes as uploads_routes
+from artboard.vault import routes as vault_routes
 
 ROUTERS: list[APIRouter] = [
     system_routes.router,
@@ -38,7 +42,12 @@ ROUTERS: list[APIRouter] = [
     library_folders.router,
     library_collection.router,
     uploads_routes.router,
+    jobs_stream.router,  # before jobs_routes: /api/jobs/events is no job id
     jobs_routes.router,
+    jobs_sketches.router,
+    jobs_gateway.router,
+    vault_routes.router,
+    engines_routes.router,
 ]
 
 
@@ -55,15 +64,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         lifespan=lifespan,
         description=(
-            "Accounts (every seed's sign-in flow over one user base) and the image gallery (uploads, derivatives, "
-            "folders, collection items, trash, local or S3 storage) for AI-image apps. Image jobs, engines and "
-            "live progress are not served yet."
+            "Accounts (every seed's sign-in flow over one user base), the image gallery (uploads, derivatives, "
+            "folders, collection items, trash, local or S3 storage) and image jobs for AI-image apps.\n\n"
+            "Live job events also come over a WebSocket, `/ws?token=<access token>&since=<seq>`, which OpenAPI "
+            'cannot list: messages `{type: "job.updated", seq, job}` and `{type: "ping"}`; closed with 4401 '
+            "when the token is missing, expired or revoked. The README documents it in full."
         ),
         docs_url=None,  # served by install_openapi from local assets, not a CDN
         redoc_url=None,
-        default_response_class=SafeJSONResponse,
     )
     install_error_handlers(app)
+    # Innermost (added first): a cross-site refusal needs no body, and CORS headers reach the limits' refusals.
     app.add_middleware(InputLimits, limits=upload_limits(settings.max_file_size))
     app.add_middleware(CsrfGuard, allowed_origins=settings.allowed_origins, public_url=settings.public_url)
     app.add_middleware(

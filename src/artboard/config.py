@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     login_failures_per_account: int = _env(10, "LOGIN_FAILURES_PER_ACCOUNT", ge=1)
     login_failures_per_ip: int = _env(100, "LOGIN_FAILURES_PER_IP", ge=1)
     login_failure_window_s: int = _env(300, "LOGIN_FAILURE_WINDOW_S", ge=1)
+    vault_session_ttl_s: int = _env(24 * 3600, "VAULT_SESSION_TTL_S", ge=1)
+    vault_sweep_interval_s: int = _env(3600, "VAULT_SWEEP_INTERVAL_S", ge=1)
+    vault_kdf_iterations: int = _env(600_000, "VAULT_KDF_ITERATIONS", ge=100_000, le=10_000_000)
     max_file_size: int = _env(10 * 1024 * 1024, "MAX_FILE_SIZE", "MAX_FILE_SIZE", ge=1)
     allowed_file_types: Annotated[list[str], NoDecode] = _env(
         ["image/jpeg", "image/png", "image/webp", "image/gif"], "ALLOWED_FILE_TYPES", "ALLOWED_FILE_TYPES"
@@ -68,6 +71,7 @@ class Settings(BaseSettings):
     )
     run_worker: bool = _env(True, "RUN_WORKER")
     broker: Literal["embedded", "redis", "azure"] = _env("embedded", "BROKER")
+    redis_stream: str = _env("artboard:jobs", "REDIS_STREAM", min_length=1, max_length=200)
     max_concurrent_tasks: int = _env(5, "MAX_CONCURRENT_TASKS", "MAX_CONCURRENT_TASKS", ge=1, le=1000)
     task_timeout_s: float = _env(300, "TASK_TIMEOUT", "TASK_TIMEOUT", gt=0)
     job_lease_s: float = _env(30, "JOB_LEASE_S", gt=0)
@@ -141,7 +145,18 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(_describe(exc)) from None
     if not settings.database_url:
         settings.database_url = f"sqlite+aiosqlite:///{(settings.data_dir / 'artboard.db').resolve()}"
+    if problem := missing_for_broker(settings):
+        raise ConfigError(problem)
     return settings
+
+
+def missing_for_broker(settings: Settings) -> str:
+    """What the chosen broker needs and is not set, as one line; empty when nothing is missing."""
+    if settings.broker == "redis" and not settings.redis_url:
+        return "invalid configuration: ARTBOARD_BROKER=redis needs REDIS_URL (or ARTBOARD_REDIS_URL)"
+    if settings.broker == "azure" and not settings.azure_storage_connection_string:
+        return "invalid configuration: ARTBOARD_BROKER=azure needs AZURE_STORAGE_CONNECTION_STRING"
+    return ""
 
 
 def _describe(exc: ValidationError) -> str:

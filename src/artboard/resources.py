@@ -28,7 +28,7 @@ from artboard.engines.catalog import build_catalog
 from artboard.jobs.broker import build_broker
 from artboard.jobs.events import EventLog
 from artboard.jobs.service import JobLimits, Jobs
-from artboard.jobs.worker import Worker, WorkerSettings
+from artboard.jobs.worker import Worker, WorkerSettings, new_worker_id
 from artboard.kit.pubsub import PubSub, build_pubsub
 from artboard.kit.ratelimit import build_failure_counter
 from artboard.kit.signing import UrlSigner
@@ -40,6 +40,9 @@ from artboard.media.storage import build_storage
 from artboard.migrate import upgrade_async
 from artboard.system.service import SystemHealth
 from artboard.uploads.service import DirectUploads
+from artboard.vault.crypto import ServerKey
+from artboard.vault.service import Vault
+from artboard.vault.sessions import build_session_store
 
 log = logging.getLogger("artboard")
 
@@ -57,13 +60,22 @@ class Resources:
     health: SystemHealth
     jobs: Jobs
     worker: Worker
+    vault: Vault
 
     def background_work(self) -> list[Coroutine[Any, Any, None]]:
         """What a serving process runs beside its requests until it stops."""
-        work = [self.pubsub.run(), self.revocations.listen()]
+        work = [
+            self.pubsub.run(),
+            self.revocations.listen(),
+            self.vault.sweep_loop(self.settings.vault_sweep_interval_s),
+        ]
         if self.settings.run_worker:
-            work += [self.maintenance.loop(self.settings.maintenance_interval_s), self.worker.run()]
+            work += self.job_work()
         return work
+
+    def job_work(self) -> list[Coroutine[Any, Any, None]]:
+        """The job worker and the maintenance beside it: what ``artboard worker`` runs (with the pub/sub)."""
+        return [self.maintenance.loop(self.settings.maintenance_interval_s), self.worker.run()]
 
 
 @asynccontextmanager
@@ -87,13 +99,15 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         closing.push_async_callback(pubsub.close)
         token_cache = TokenCache(settings.auth_cache_s)
         revocations = RevocationBus(pubsub, token_cache)
+        failures = build_failure_counter(redis)  # wrong passwords, at sign-in and at the vault alike
+        login_limits = LoginLimits(
+            settings.login_failures_per_account, settings.login_failures_per_ip, settings.login_failure_window_s
+        )
         accounts = Accounts(
             TokenSigner(secret, settings.jwt_algorithm, timedelta(minutes=settings.access_token_minutes)),
             timedelta(minutes=settings.refresh_token_minutes),
-            build_failure_counter(redis),
-            LoginLimits(
-                settings.login_failures_per_account, settings.login_failures_per_ip, settings.login_failure_window_s
-            ),
+            failures,
+            login_limits,
             token_cache,
             revocations,
         )
@@ -105,13 +119,14 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         library = Library(media, timedelta(days=settings.trash_retention_days))
         uploads = DirectUploads(library, storage_signer, settings.max_file_size, settings.presigned_url_expiration_s)
         sessions = session_factory(engine)
-        broker = build_broker(settings, pubsub, redis)
+        worker_id = new_worker_id()
+        broker = build_broker(settings, pubsub, redis, consumer=worker_id)
         closing.push_async_callback(broker.close)
         jobs = Jobs(
             sessions,
             build_catalog(settings),
             library,
-            EventLog(pubsub),
+            EventLog(pubsub, sessions),
             broker,
             pubsub,
             JobLimits(
@@ -132,6 +147,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
                 event_retention=timedelta(hours=settings.event_retention_hours),
                 event_keep_per_user=settings.event_retention_per_user,
             ),
+            worker_id,
         )
         yield Resources(
             settings=settings,
@@ -145,6 +161,13 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             health=SystemHealth(engine, str(settings.data_dir), __version__, jobs.health),
             jobs=jobs,
             worker=worker,
+            vault=Vault(
+                build_session_store(redis, ServerKey(secret, "vault sessions")),
+                failures,
+                login_limits,
+                timedelta(seconds=settings.vault_session_ttl_s),
+                settings.vault_kdf_iterations,
+            ),
         )
 
 

@@ -5,6 +5,7 @@ from artboard.models.base import Base
 from artboard.models.job import EventCounter, Job, JobEvent, QueueFlag, WorkerRow
 from artboard.models.library import Blob, Folder, Image, Preference
 from artboard.models.user import User
+from artboard.models.vault import VaultKey
 
 __all__ = [
     "AuthSession",
@@ -19,5 +20,6 @@ __all__ = [
     "QueueFlag",
     "RefreshToken",
     "User",
+    "VaultKey",
     "WorkerRow",
 ]
