@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -19,6 +20,7 @@ import uvicorn
 
 from artboard.app import create_app
 from artboard.config import Settings, load_settings
+from artboard.kit.limits import server_options
 
 PG_ADMIN_URL = os.environ.get("ARTBOARD_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("ARTBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -46,7 +48,8 @@ def live_server(data_dir: Path, **overrides: Any) -> Iterator[LiveServer]:
     port = free_port()
     settings = load_settings(data_dir=data_dir, port=port, **overrides)
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on", **server_options())
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -158,19 +161,23 @@ def clean_env() -> dict[str, str]:
 
 @contextmanager
 def serving_process(
-    argv: list[str], cwd: Path, health_url: str, timeout: float = 30, env: dict[str, str] | None = None
-) -> Iterator[None]:
-    """Run a server as a subprocess (output in ``cwd/serve.log``) until ``health_url`` answers 200; stop it after."""
-    import subprocess
-
-    log = cwd / "serve.log"
+    argv: list[str],
+    cwd: Path,
+    health_url: str | None,
+    timeout: float = 30,
+    env: dict[str, str] | None = None,
+    log_name: str = "serve.log",
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a server as a subprocess (output in ``cwd/log_name``) until ``health_url`` answers 200 (at once for
+    a process that serves no HTTP, such as ``artboard worker``); stop it after."""
+    log = cwd / log_name
     with log.open("ab") as output:
         process = subprocess.Popen(
             argv, cwd=cwd, env={**clean_env(), **(env or {})}, stdout=output, stderr=subprocess.STDOUT
         )
     try:
         deadline = time.monotonic() + timeout
-        while True:
+        while health_url is not None:
             if process.poll() is not None:
                 raise RuntimeError(f"{argv[0]} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
             try:
@@ -181,7 +188,7 @@ def serving_process(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{health_url} did not answer within {timeout} s:\n{log.read_text()[-3000:]}")
             time.sleep(0.05)
-        yield
+        yield process
     finally:
         process.terminate()
         try:

@@ -1,4 +1,4 @@
-"""``artboard serve | migrate | user create | doctor``: parse arguments, call the service, report."""
+"""``artboard serve | worker | migrate | user create | doctor``: parse arguments, call the service, report."""
 
 from __future__ import annotations
 
@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=_serve)
 
+    worker = commands.add_parser(
+        "worker", help="run job workers only (no HTTP), sharing the database, broker and storage with the servers"
+    )
+    worker.add_argument("--concurrency", type=int, help="jobs run at once (default MAX_CONCURRENT_TASKS)")
+    worker.set_defaults(handler=_worker)
+
     migrate = commands.add_parser("migrate", help="apply database migrations")
     migrate.set_defaults(handler=_migrate)
 
@@ -65,6 +71,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides = {"host": getattr(args, "host", None), "port": getattr(args, "port", None), "data_dir": data_dir}
     if getattr(args, "no_worker", False):
         overrides["run_worker"] = False
+    if getattr(args, "concurrency", None) is not None:
+        overrides["max_concurrent_tasks"] = args.concurrency
     return overrides
 
 
@@ -72,6 +80,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from artboard.app import create_app
+    from artboard.kit.limits import server_options
 
     options: dict[str, Any] = {
         "host": settings.host,
@@ -79,6 +88,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         "log_config": None,
         "log_level": settings.log_level,
         "server_header": False,
+        **server_options(),
     }
     if args.workers < 1:
         print("artboard: --workers must be at least 1", file=sys.stderr)
@@ -148,6 +158,20 @@ def _prepare_for_workers(settings: Settings) -> None:
             "ARTBOARD_RUN_WORKER": str(settings.run_worker).lower(),
         }
     )
+
+
+def _worker(settings: Settings, _args: argparse.Namespace) -> int:
+    from artboard.ops import run_worker
+
+    configure_logging(settings.log_level)
+
+    def started(worker_id: str) -> None:
+        slots, broker = settings.max_concurrent_tasks, settings.broker
+        print(f"artboard: worker {worker_id} running up to {slots} jobs at once (broker: {broker})", flush=True)
+
+    asyncio.run(run_worker(settings, started))
+    print("artboard: worker stopped; its running jobs went back to the queue", flush=True)
+    return 0
 
 
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:

@@ -1,8 +1,11 @@
-"""Operator tasks behind the CLI: create a user, and the doctor's checks."""
+"""Operator tasks behind the CLI: create a user, run a worker process, and the doctor's checks."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -14,7 +17,7 @@ from artboard.db import create_engine, transaction
 from artboard.errors import AppError
 from artboard.kit.signing import UrlSigner
 from artboard.media.storage import build_storage
-from artboard.resources import open_resources
+from artboard.resources import open_resources, running
 from artboard.system.service import database_health
 
 # Secrets are never printed; an unset one shows what is used instead.
@@ -39,6 +42,22 @@ async def create_user(settings: Settings, email: str, password: str, username: s
             return user.id
     except AppError as exc:
         raise ValueError(exc.message) from None
+
+
+async def run_worker(settings: Settings, started: Callable[[str], None]) -> None:
+    """Run the job worker (and the maintenance beside it) with no HTTP until SIGTERM or SIGINT. On the way
+    out the worker puts its running jobs back in the queue, so another worker starts them at once."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with open_resources(settings) as resources, running([resources.pubsub.run(), *resources.job_work()]):
+            started(resources.worker.id)
+            await stop.wait()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
 
 
 @dataclass

@@ -43,13 +43,12 @@ def build_broker(settings: Settings, pubsub: PubSub, redis: Redis | None, consum
             stalled_after_s=settings.job_lease_s,
         )
     if settings.broker == "azure":
-        from artboard.jobs.broker_azure import AzureQueueBroker
+        from artboard.jobs.broker_azure import AzureQueueBroker, queue_client
 
         if not settings.azure_storage_connection_string:
             raise ConfigError(missing_for_broker(settings))
-        return AzureQueueBroker(
-            settings.azure_storage_connection_string, settings.azure_queue_name, visibility_s=settings.job_lease_s
-        )
+        client = queue_client(settings.azure_storage_connection_string, settings.azure_queue_name)
+        return AzureQueueBroker(client, visibility_s=settings.job_lease_s)
     from artboard.jobs.broker_embedded import EmbeddedBroker
 
     return EmbeddedBroker(pubsub)

@@ -26,17 +26,23 @@ MIN_POLL_S = 0.05
 MAX_POLL_S = 1.0
 
 
+def queue_client(connection_string: str, queue_name: str) -> QueueClient:
+    return QueueClient.from_connection_string(
+        connection_string,
+        queue_name,
+        message_encode_policy=TextBase64EncodePolicy(),
+        message_decode_policy=TextBase64DecodePolicy(),
+        retry_total=2,  # a broker call fails fast: workers look at the queue anyway
+        connection_timeout=5,
+        read_timeout=10,
+    )
+
+
 class AzureQueueBroker:
-    def __init__(self, connection_string: str, queue_name: str, *, visibility_s: float) -> None:
-        self._client = QueueClient.from_connection_string(
-            connection_string,
-            queue_name,
-            message_encode_policy=TextBase64EncodePolicy(),
-            message_decode_policy=TextBase64DecodePolicy(),
-            retry_total=2,  # a broker call fails fast: workers look at the queue anyway
-            connection_timeout=5,
-            read_timeout=10,
-        )
+    """Owns ``client`` (``queue_client(...)``) and closes it."""
+
+    def __init__(self, client: QueueClient, *, visibility_s: float) -> None:
+        self._client = client
         self._visibility_s = max(1, round(visibility_s))
         self._held: list[QueueMessage] = []  # received here, deleted on the next wait
         self._queue_ready = False

@@ -28,9 +28,7 @@ FORGET_CONSUMER_MS = 3_600_000
 
 
 class RedisBroker:
-    def __init__(
-        self, redis: Redis, stream: str, consumer: str, *, read_count: int, stalled_after_s: float
-    ) -> None:
+    def __init__(self, redis: Redis, stream: str, consumer: str, *, read_count: int, stalled_after_s: float) -> None:
         self._redis = redis
         self._stream = stream
         self._consumer = consumer
@@ -81,7 +79,7 @@ class RedisBroker:
         self._group_ready = True
 
     async def _read(self, timeout_s: float) -> None:
-        response = await self._redis.xreadgroup(
+        response: Any = await self._redis.xreadgroup(
             GROUP,
             self._consumer,
             {self._stream: ">"},
@@ -103,10 +101,9 @@ class RedisBroker:
         if now - self._reclaimed_at < self._stalled_after_ms / 1000:
             return False
         self._reclaimed_at = now
-        reply: Any = await self._redis.xautoclaim(
+        taken: list[bytes] = await self._redis.xautoclaim(  # with justid, redis-py answers the ids alone
             self._stream, GROUP, self._consumer, self._stalled_after_ms, start_id="0-0", count=100, justid=True
         )
-        taken: list[bytes] = list(reply[1])
         for consumer in await self._redis.xinfo_consumers(self._stream, GROUP):
             if consumer["pending"] == 0 and consumer["idle"] > FORGET_CONSUMER_MS:
                 await self._redis.xgroup_delconsumer(self._stream, GROUP, consumer["name"])
