@@ -13,6 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from artboard.kit.jsonresponse import SafeJSONResponse
+
 POCKETBASE_PREFIX = "/api/collections/"
 
 
@@ -31,6 +33,16 @@ class AppError(Exception):
 
 class ValidationFailed(AppError):
     status, code = 400, "validation_error"
+
+
+class InvalidField(AppError):
+    """One named field refused by a check only the service can make (a model name, say): 422 with
+    ``detail`` as Pydantic's refusals have it, ``[{field, message}]``."""
+
+    status, code = 422, "validation_error"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}", detail=[{"field": field, "message": message}])
 
 
 class AuthenticationFailed(AppError):
@@ -113,7 +125,17 @@ def envelope(
         body: dict[str, Any] = {"data": {}, "message": message, "status": status}
     else:
         body = {"error": code, "message": message, "detail": detail}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return SafeJSONResponse(body, status_code=status, headers=headers)
+
+
+def invalid_fields(path: str, fields: list[dict[str, str]], status: int = 422) -> JSONResponse:
+    """Refuse named fields (``[{field, message}]``): Artboard lists them in ``detail``; PocketBase answers 400
+    with them in ``data``, as its own validation does."""
+    message = f"{fields[0]['field']}: {fields[0]['message']}"
+    if path.startswith(POCKETBASE_PREFIX):
+        data = {f["field"]: {"code": "validation_invalid_value", "message": f["message"]} for f in fields}
+        return SafeJSONResponse({"data": data, "message": message, "status": 400}, status_code=400)
+    return envelope(path, status, "validation_error", message, fields)
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -128,7 +150,7 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _pocketbase_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PocketBaseError)
-    return JSONResponse({"data": exc.data, "message": exc.message, "status": exc.status}, status_code=exc.status)
+    return SafeJSONResponse({"data": exc.data, "message": exc.message, "status": exc.status}, status_code=exc.status)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -136,10 +158,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
         return error_response(request, 400, "validation_error", "The request body is not valid JSON.")
-    fields = [{"field": _field_name(tuple(e["loc"])), "message": e["msg"]} for e in errors]
-    first = fields[0]
-    message = f"{first['field']}: {first['message']}"
-    return error_response(request, 422, "validation_error", message, fields)
+    return invalid_fields(
+        request.url.path, [{"field": _field_name(tuple(e["loc"])), "message": e["msg"]} for e in errors]
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -149,14 +170,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
 
-async def _too_deep(request: Request, exc: Exception) -> JSONResponse:
-    """JSON nested deeper than Python's stack allows: the client's fault, not a crash."""
-    return error_response(request, 400, "validation_error", "The request body is nested too deeply.")
-
-
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(PocketBaseError, _pocketbase_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RecursionError, _too_deep)

@@ -6,13 +6,12 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from artboard.errors import envelope
+from artboard.logs import ACCESS_LOG
 
-access_log = logging.getLogger("artboard.access")
 error_log = logging.getLogger("artboard.errors")
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -81,14 +80,12 @@ def _loggable_path(path: str) -> str:
 
 def _log(scope: Scope, request_id: str, status: int, started: float) -> None:
     """Method, path, status, timing and user id only: never headers, query strings, cookies or bodies."""
-    if not access_log.isEnabledFor(logging.INFO):
-        return
-    line: dict[str, Any] = {
-        "request_id": request_id,
-        "method": scope["method"],
-        "path": _loggable_path(scope["path"]),
-        "status": status,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-        "user_id": scope.get("state", {}).get("user_id"),
-    }
-    access_log.info("request", extra={"fields": line})
+    if ACCESS_LOG.enabled:
+        ACCESS_LOG.write(
+            request_id,
+            scope["method"],
+            _loggable_path(scope["path"]),
+            status,
+            (time.perf_counter() - started) * 1000,
+            scope.get("state", {}).get("user_id"),
+        )

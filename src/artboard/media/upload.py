@@ -9,7 +9,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
 from artboard.errors import ValidationFailed
-from artboard.kit.body import FORM_OVERHEAD, capped_stream, too_large
+from artboard.kit.body import too_large
 
 
 @dataclass(frozen=True)
@@ -23,9 +23,8 @@ async def read_upload_form(request: Request, file_field: str, max_file_size: int
     """Parse a multipart form whose ``file_field`` holds the upload; 413 before the body is read past the cap."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise ValidationFailed("Send the file as multipart/form-data.")
-    parser = MultiPartParser(
-        request.headers, capped_stream(request, max_file_size + FORM_OVERHEAD), max_files=1, max_fields=50
-    )
+    # The body's size is capped while it streams, for every upload route, by kit/limits.py.
+    parser = MultiPartParser(request.headers, request.stream(), max_files=1, max_fields=50)
     try:
         form = await parser.parse()
     except MultiPartException as exc:
