@@ -161,7 +161,7 @@ class Jobs:
             if moved is not None:
                 await self.events.record(db, moved)
                 return moved
-            job = await self.get(db, owner_id, job_id)  # it started meanwhile
+            await db.refresh(job)  # it started meanwhile: ask the running worker to stop it
         if job.status == RUNNING and not job.cancel_requested:
             moved = await repository.transition(
                 db, job.id, RUNNING, {"cancel_requested": True, "message": "Canceling…", "updated": now}
