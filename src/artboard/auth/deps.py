@@ -113,7 +113,7 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def no_store(response: Response) -> None:
+async def no_store(response: Response) -> None:
     """For every reply that carries a token or sets an auth cookie: never cached (RFC 6749 section 5.1)."""
     response.headers["Cache-Control"] = "no-store"
 

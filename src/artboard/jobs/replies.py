@@ -26,7 +26,7 @@ class SubmitOptions:
     wait_s: int  # 0: answer at once
 
 
-def submit_options(
+async def submit_options(
     idempotency_key: Annotated[
         str | None,
         Header(
