@@ -21,7 +21,7 @@ from artboard.db import after_commit
 from artboard.errors import AuthenticationFailed, Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
 from artboard.kit.netguard import Allowlist, BlockedDestination, check_url
 from artboard.kit.passwords import hash_password, verify_password
-from artboard.kit.ratelimit import FailureCounter
+from artboard.kit.ratelimit import FailureCounter, PasswordAttempts
 from artboard.kit.tokens import USERS_COLLECTION_ID, TokenClaims, TokenSigner, digest, new_refresh_token
 from artboard.models import AuthSession, RefreshToken, User
 from artboard.models.base import utcnow
@@ -74,8 +74,7 @@ class Accounts:
     ) -> None:
         self.signer = signer
         self.refresh_lifetime = refresh_lifetime
-        self._failures = failures
-        self._limits = limits
+        self._attempts = PasswordAttempts(failures, limits.per_account, limits.per_ip, limits.window_s)
         self._cache = cache
         self._bus = bus
 
@@ -125,18 +124,13 @@ class Accounts:
     async def authenticate(self, db: AsyncSession, email: str, password: str, client_ip: str) -> User:
         """Check a password under per-account and per-IP attempt limits; one answer for every failure."""
         account_key, ip_key = f"account:{email.lower()}", f"ip:{client_ip}"
-        window = self._limits.window_s
-        wait = max(
-            await self._failures.hit(account_key, self._limits.per_account, window),
-            await self._failures.hit(ip_key, self._limits.per_ip, window),
-        )
+        wait = await self._attempts.count(account_key, ip_key)
         if wait:
             raise RateLimited(f"Too many failed sign-in attempts. Try again in {wait} seconds.", retry_after=wait)
         user = await repository.user_by_email(db, email)
         if not await verify_password(user.password_hash if user else None, password) or user is None:
             raise AuthenticationFailed(INVALID_CREDENTIALS)
-        await self._failures.reset(account_key)
-        await self._failures.forgive(ip_key)
+        await self._attempts.succeeded(account_key, ip_key)
         if user.disabled:
             raise Forbidden("This account is disabled.")
         return user

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from artboard.auth.deps import CurrentUser
 from artboard.deps import Db, GatewayDep, JobsDep
 from artboard.jobs.gateway_service import NOT_READY, Gateway, Message
-from artboard.jobs.replies import SubmitOptionsDep, SubmitReply
+from artboard.jobs.replies import SubmitOptionsDep, SubmitReply, finished_in_time
 from artboard.jobs.schemas import GetImage, MessageSent, SendMessage
 from artboard.kit.jsonresponse import SafeJSONResponse
 from artboard.library.replies import file_response
@@ -54,7 +54,7 @@ def _sent(job: Job, _queue_position: int | None) -> dict[str, Any]:
     response_model=MessageSent,
     status_code=status.HTTP_202_ACCEPTED,
     responses={
-        200: {"model": MessageSent, "description": "Finished within `Prefer: wait=N`."},
+        **finished_in_time(MessageSent),
         **errors(
             *BODY,
             403,

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.types import Receive, Scope, Send
 
 from artboard.errors import ValidationFailed
@@ -46,6 +47,11 @@ async def submit_options(
 
 
 SubmitOptionsDep = Annotated[SubmitOptions, Depends(submit_options)]
+
+
+def finished_in_time(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` entry every submit route declares for the 200 a `Prefer: wait=N` may bring."""
+    return {200: {"model": model, "description": "Finished within `Prefer: wait=N`."}}
 
 
 class SubmitReply(JSONResponse):

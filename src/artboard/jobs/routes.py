@@ -8,16 +8,13 @@ from fastapi import APIRouter, Query, Response, status
 
 from artboard.auth.deps import AdminUser, CurrentUser
 from artboard.deps import Db, JobsDep
-from artboard.jobs.replies import SubmitOptionsDep, SubmitReply
+from artboard.jobs.replies import SubmitOptionsDep, SubmitReply, finished_in_time
 from artboard.jobs.schemas import JobOut, JobSubmit, QueueCounts, Status, job_out
 from artboard.kit.pagination import Page, Pagination
 from artboard.models import Job
 from artboard.openapi import ADMIN_ONLY, BODY, errors
 
 router = APIRouter(tags=["jobs"], responses=errors(401))
-FINISHED_IN_TIME: dict[int | str, dict[str, Any]] = {
-    200: {"model": JobOut, "description": "Finished within `Prefer: wait=N`."}
-}
 
 
 def job_json(job: Job, queue_position: int | None) -> dict[str, Any]:
@@ -29,7 +26,7 @@ def job_json(job: Job, queue_position: int | None) -> dict[str, Any]:
     response_model=JobOut,
     status_code=status.HTTP_202_ACCEPTED,
     responses={
-        **FINISHED_IN_TIME,
+        **finished_in_time(JobOut),
         **errors(*BODY, 404, 409, 429, notes={409: "The Idempotency-Key was used for another request."}),
     },
 )

@@ -18,7 +18,7 @@ from artboard.engines.sketch import METHODS, STYLES
 from artboard.engines.sketch_engine import model_name
 from artboard.engines.sketch_preview import style_preview
 from artboard.errors import NotFound
-from artboard.jobs.replies import SubmitOptionsDep, SubmitReply
+from artboard.jobs.replies import SubmitOptionsDep, SubmitReply, finished_in_time
 from artboard.jobs.schemas import (
     JobError,
     SketchCreate,
@@ -55,7 +55,7 @@ def _created(job: Job, _queue_position: int | None) -> dict[str, Any]:
     response_model=SketchCreated,
     status_code=status.HTTP_202_ACCEPTED,
     responses={
-        200: {"model": SketchCreated, "description": "Finished within `Prefer: wait=N`."},
+        **finished_in_time(SketchCreated),
         **errors(
             *BODY,
             401,

@@ -69,5 +69,27 @@ class RedisFailureCounter:
         await self._redis.delete(self._prefix + key)
 
 
+class PasswordAttempts:
+    """Password checks throttled per account and per client address (sign-in, the key vault): an attempt is
+    counted before the check, and a success takes its count back."""
+
+    def __init__(self, failures: FailureCounter, per_account: int, per_ip: int, window_s: int) -> None:
+        self._failures = failures
+        self._per_account = per_account
+        self._per_ip = per_ip
+        self._window_s = window_s
+
+    async def count(self, account_key: str, ip_key: str) -> int:
+        """Count one attempt; 0 when it may go ahead, else the seconds until it may."""
+        return max(
+            await self._failures.hit(account_key, self._per_account, self._window_s),
+            await self._failures.hit(ip_key, self._per_ip, self._window_s),
+        )
+
+    async def succeeded(self, account_key: str, ip_key: str) -> None:
+        await self._failures.reset(account_key)
+        await self._failures.forgive(ip_key)
+
+
 def build_failure_counter(redis: Redis | None) -> FailureCounter:
     return RedisFailureCounter(redis) if redis is not None else MemoryFailureCounter()

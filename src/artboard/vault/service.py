@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from artboard.auth.service import LoginLimits
 from artboard.db import after_commit
 from artboard.errors import AuthenticationFailed, Conflict, NotFound, RateLimited
-from artboard.kit.ratelimit import FailureCounter
+from artboard.kit.ratelimit import FailureCounter, PasswordAttempts
 from artboard.models.base import utcnow
 from artboard.vault import repository
 from artboard.vault.crypto import CannotOpen, seal, unseal
@@ -65,8 +65,7 @@ class Vault:
         iterations: int,
     ) -> None:
         self._sessions = sessions
-        self._failures = failures
-        self._limits = limits
+        self._attempts = PasswordAttempts(failures, limits.per_account, limits.per_ip, limits.window_s)
         self._session_ttl = session_ttl
         self._iterations = iterations
         self._kdf = asyncio.Semaphore(KDF_SLOTS)
@@ -137,19 +136,14 @@ class Vault:
         """The decrypted keys, or None for a wrong password. Attempts are throttled like sign-ins (per user and
         per address, counted before the check so parallel guesses cannot slip through); success takes its back."""
         account_key, ip_key = f"vault:{owner_id}", f"vault-ip:{client_ip}"
-        window = self._limits.window_s
-        wait = max(
-            await self._failures.hit(account_key, self._limits.per_account, window),
-            await self._failures.hit(ip_key, self._limits.per_ip, window),
-        )
+        wait = await self._attempts.count(account_key, ip_key)
         if wait:
             raise RateLimited(f"Too many wrong vault passwords. Try again in {wait} seconds.", retry_after=wait)
         try:
             keys = {provider: await self._derive(partial(unseal, text, password)) for provider, text in sealed.items()}
         except CannotOpen:
             return None
-        await self._failures.reset(account_key)
-        await self._failures.forgive(ip_key)
+        await self._attempts.succeeded(account_key, ip_key)
         return keys
 
     async def _derive(self, work: Callable[[], str]) -> str:
