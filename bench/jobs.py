@@ -207,6 +207,9 @@ class BenchEngine:
             await asyncio.sleep(self._slow_s)
         return EngineResult(images=[])
 
+    async def close(self) -> None:
+        """Holds nothing."""
+
 
 def install_bench_engine(slow_s: float) -> None:
     """``open_resources`` builds its catalog with ``build_catalog(settings)`` and takes no engines: replace that

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import BUCKET, Account, LiveServer, free_port, live_server, postgres_database, register_and_login
+from tests.support import BUCKET, Account, LiveServer, free_port, live_server_on, register_and_login
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    data_dir: Path = tmp_path_factory.mktemp(f"data-{request.param}")
-    if request.param == "sqlite":
-        with live_server(data_dir) as running:
-            yield running
-    else:
-        with postgres_database() as url, live_server(data_dir, database_url=url) as running:
-            yield running
+    with live_server_on(request.param, tmp_path_factory.mktemp(f"data-{request.param}")) as running:
+        yield running
 
 
 @pytest.fixture

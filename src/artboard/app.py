@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from artboard import __version__
 from artboard.auth import admin as auth_admin
+from artboard.auth import first_run_routes as auth_first_run
 from artboard.auth import pocketbase as auth_pocketbase
 from artboard.auth import routes as auth_routes
 from artboard.auth.csrf import CsrfGuard
@@ -17,12 +18,15 @@ from artboard.auth.deps import document_bearer
 from artboard.config import Settings, load_settings
 from artboard.engines import routes as engines_routes
 from artboard.errors import install_error_handlers
+from artboard.jobs import analysis as jobs_analysis
 from artboard.jobs import gateway as jobs_gateway
+from artboard.jobs import generate as jobs_generate
 from artboard.jobs import routes as jobs_routes
 from artboard.jobs import sketches as jobs_sketches
 from artboard.jobs import stream as jobs_stream
 from artboard.kit.limits import InputLimits, upload_limits
 from artboard.library import collection as library_collection
+from artboard.library import financial as library_financial
 from artboard.library import folders as library_folders
 from artboard.library import routes as library_routes
 from artboard.logs import configure_logging
@@ -32,22 +36,28 @@ from artboard.resources import Resources, open_resources, running
 from artboard.system import routes as system_routes
 from artboard.uploads import routes as uploads_routes
 from artboard.vault import routes as vault_routes
+from artboard.web import routes as web_routes
 
 ROUTERS: list[APIRouter] = [
     system_routes.router,
     auth_routes.router,
     auth_admin.router,
+    auth_first_run.router,
     auth_pocketbase.router,
     library_routes.router,
     library_folders.router,
     library_collection.router,
+    library_financial.router,
     uploads_routes.router,
     jobs_stream.router,  # before jobs_routes: /api/jobs/events is no job id
     jobs_routes.router,
     jobs_sketches.router,
     jobs_gateway.router,
+    jobs_analysis.router,
     vault_routes.router,
     engines_routes.router,
+    jobs_generate.router,
+    web_routes.router,  # the studio: GET / and /studio/<file>, none of them in the OpenAPI document
 ]
 
 

@@ -10,6 +10,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +101,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if (problem := _cannot_listen(settings.host, settings.port)) is not None:
         print(f"artboard: {problem}", file=sys.stderr)
         return 2
-    _announce_when_listening(settings.host, settings.port)
+    _announce_when_listening(settings.host, settings.port, _first_run_announcement(settings))
     if args.workers == 1:
         configure_logging(settings.log_level)
         uvicorn.run(create_app(settings), **options)
@@ -123,7 +124,7 @@ def _cannot_listen(host: str, port: int) -> str | None:
     return None
 
 
-def _announce_when_listening(host: str, port: int) -> None:
+def _announce_when_listening(host: str, port: int, then: Callable[[str], str | None] | None = None) -> None:
     """Print where to go once the server accepts connections: after its startup, once however many workers."""
     url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
@@ -134,10 +135,33 @@ def _announce_when_listening(host: str, port: int) -> None:
             except OSError:
                 time.sleep(0.05)
                 continue
-            print(f"artboard: listening on {url} (API docs: {url}/docs)", flush=True)
+            after = then(url) if then is not None else None  # printed with it: a reader sees both or neither
+            print(f"artboard: listening on {url} (API docs: {url}/docs)" + (f"\n{after}" if after else ""), flush=True)
             return
 
     threading.Thread(target=wait, name="artboard-announce", daemon=True).start()
+
+
+def _first_run_announcement(settings: Settings) -> Callable[[str], str | None]:
+    """Issue this process's first-run token (see auth/first_run.py); once listening, the line with its one-time
+    link if the server has no admin yet."""
+    from artboard.auth.first_run import TOKEN_LIFETIME_S, TOKENS, needs_first_admin
+
+    token = TOKENS.issue()
+
+    def announce(url: str) -> str | None:
+        try:
+            if not asyncio.run(needs_first_admin(settings.database_url)):
+                return None
+        except Exception as exc:  # the server runs on; only the link is not printed
+            return f"artboard: could not check whether the server has an admin ({exc})"
+        base = (settings.public_url or url).rstrip("/")
+        return (
+            f"artboard: no admin yet: open {base}/#first-run={token} to create the first one "
+            f"(works once, for {TOKEN_LIFETIME_S // 60} minutes)"
+        )
+
+    return announce
 
 
 def _prepare_for_workers(settings: Settings) -> None:

@@ -13,7 +13,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -84,6 +84,24 @@ class Settings(BaseSettings):
         None, "AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_CONNECTION_STRING"
     )
     azure_queue_name: str = _env("artboard-jobs", "AZURE_QUEUE_NAME")
+    # Providers. Keys are SecretStr so no repr or log line can show them.
+    fal_base_url: str = _env("https://queue.fal.run", "FAL_BASE_URL", "FAL_BASE_URL")
+    fal_key: SecretStr | None = _env(None, "FAL_KEY", "FAL_KEY", "FAL_API_KEY")
+    fal_timeout_s: float = _env(600, "FAL_TIMEOUT_S", gt=0)
+    openai_base_url: str | None = _env(None, "OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    openai_api_key: SecretStr | None = _env(None, "OPENAI_API_KEY", "OPENAI_API_KEY")
+    openai_model: str = _env("gpt-4o-mini", "OPENAI_MODEL", "OPENAI_MODEL", min_length=1, max_length=100)
+    openai_timeout_s: float = _env(60, "OPENAI_TIMEOUT_S", gt=0)
+    gpu_timeout_s: float = _env(120, "GPU_TIMEOUT_S", gt=0)
+    gpu_max_response_bytes: int = _env(50 * 1024 * 1024, "GPU_MAX_RESPONSE_BYTES", ge=1024)
+    # Spending cap per user per calendar month in the ledger's currency (USD); 0 = none.
+    monthly_budget: float = _env(0.0, "MONTHLY_BUDGET", ge=0)
+    # Who verifies tokens: Artboard itself, or a PocketBase server whose users are mirrored here.
+    auth_provider: Literal["local", "pocketbase"] = _env("local", "AUTH_PROVIDER")
+    pocketbase_url: str | None = _env(None, "POCKETBASE_URL", "POCKETBASE_URL")
+    # How long a token PocketBase verified is believed without asking again (a password change there takes
+    # this long to reach Artboard); 0 asks every request.
+    pocketbase_cache_s: float = _env(60.0, "POCKETBASE_CACHE_S", ge=0, le=60)
     log_level: str = _env("info", "LOG_LEVEL")
 
     @field_validator("jwt_algorithm")
@@ -147,6 +165,8 @@ def load_settings(**overrides: Any) -> Settings:
         settings.database_url = f"sqlite+aiosqlite:///{(settings.data_dir / 'artboard.db').resolve()}"
     if problem := missing_for_broker(settings):
         raise ConfigError(problem)
+    if settings.auth_provider == "pocketbase" and not settings.pocketbase_url:
+        raise ConfigError("invalid configuration: ARTBOARD_AUTH_PROVIDER=pocketbase needs ARTBOARD_POCKETBASE_URL")
     return settings
 
 

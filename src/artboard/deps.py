@@ -21,6 +21,7 @@ from artboard.jobs.service import Jobs
 from artboard.jobs.sketch_service import Sketches
 from artboard.library.maintenance import Maintenance
 from artboard.library.service import Library
+from artboard.library.spending import Spending
 from artboard.resources import Resources
 from artboard.system.service import SystemHealth
 from artboard.uploads.service import DirectUploads
@@ -79,6 +80,10 @@ async def get_sketches(request: Request) -> Sketches:
     return Sketches(resources.jobs, resources.uploads)
 
 
+async def get_spending(request: Request) -> Spending:
+    return resources_of(request).spending
+
+
 async def get_gateway(request: Request) -> Gateway:
     """Seed 000's messages: a view over the jobs and the gallery, made per request (it holds nothing)."""
     resources = resources_of(request)
@@ -96,3 +101,4 @@ JobsDep = Annotated[Jobs, Depends(get_jobs)]
 SketchesDep = Annotated[Sketches, Depends(get_sketches)]
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 VaultDep = Annotated[Vault, Depends(get_vault)]
+SpendingDep = Annotated[Spending, Depends(get_spending)]

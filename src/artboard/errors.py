@@ -69,6 +69,16 @@ class ExternalFailure(AppError):
     status, code = 502, "external_error"
 
 
+class BudgetExceeded(AppError):
+    status, code = 402, "budget_exceeded"
+
+
+class Unavailable(AppError):
+    """A service Artboard depends on (an identity provider) did not answer: the caller may try again."""
+
+    status, code = 503, "external_error"
+
+
 class RateLimited(AppError):
     status, code = 429, "rate_limit_error"
 

@@ -46,12 +46,15 @@ class PocketBaseError(BaseModel):
 _MEANINGS = {
     400: "The body or a parameter could not be read (not JSON, not a form, a malformed id).",
     401: "Sign in first: the token is missing, expired or revoked.",
+    402: "The job would pass your monthly budget (`budget_exceeded`).",
     403: "Not allowed: a cookie-authenticated write from a foreign origin, or a disabled account.",
     404: "Nothing with this id belongs to the caller.",
     409: "Conflicts with what is stored.",
     413: "The body is larger than the limit.",
     422: "A field failed validation; `detail` lists each field and why.",
     429: "Too many failed sign-ins: retry after `Retry-After` seconds.",
+    502: "The provider refused or failed (`external_error`, with its message).",
+    503: "A service Artboard depends on did not answer; try again shortly.",
 }
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds until a retry may succeed.", "schema": {"type": "integer"}}}
 
@@ -77,6 +80,9 @@ def _responses(
             declared[status]["headers"] = _RETRY_AFTER
     return declared
 
+
+# What a submit of a paid model may add: no key to run with (401), over the monthly budget (402).
+PAID = (401, 402)
 
 # The errors of every admin route.
 ADMIN_ONLY = errors(401, 403, notes={403: "Only admins may do this."})

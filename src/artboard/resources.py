@@ -20,6 +20,8 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from artboard import __version__
+from artboard.auth.gpu_signing import GpuSigning
+from artboard.auth.identity import Identity, build_identity
 from artboard.auth.principal import RevocationBus, TokenCache
 from artboard.auth.service import Accounts, LoginLimits
 from artboard.config import Settings, ensure_secret, prepare_data_dir
@@ -27,6 +29,7 @@ from artboard.db import create_engine, session_factory
 from artboard.engines.catalog import build_catalog
 from artboard.jobs.broker import build_broker
 from artboard.jobs.events import EventLog
+from artboard.jobs.paid import PaidJobs
 from artboard.jobs.service import JobLimits, Jobs
 from artboard.jobs.worker import Worker, WorkerSettings, new_worker_id
 from artboard.kit.pubsub import PubSub, build_pubsub
@@ -35,11 +38,13 @@ from artboard.kit.signing import UrlSigner
 from artboard.kit.tokens import TokenSigner
 from artboard.library.maintenance import Maintenance
 from artboard.library.service import Library
+from artboard.library.spending import Spending
 from artboard.media.service import ImageLimits, Media
 from artboard.media.storage import build_storage
 from artboard.migrate import upgrade_async
 from artboard.system.service import SystemHealth
 from artboard.uploads.service import DirectUploads
+from artboard.vault.credentials import JobKeys, ProviderKeys
 from artboard.vault.crypto import ServerKey
 from artboard.vault.service import Vault
 from artboard.vault.sessions import build_session_store
@@ -54,6 +59,7 @@ class Resources:
     pubsub: PubSub
     revocations: RevocationBus
     accounts: Accounts
+    identity: Identity
     library: Library
     uploads: DirectUploads
     maintenance: Maintenance
@@ -61,6 +67,7 @@ class Resources:
     jobs: Jobs
     worker: Worker
     vault: Vault
+    spending: Spending
 
     def background_work(self) -> list[Coroutine[Any, Any, None]]:
         """What a serving process runs beside its requests until it stops."""
@@ -103,12 +110,14 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         login_limits = LoginLimits(
             settings.login_failures_per_account, settings.login_failures_per_ip, settings.login_failure_window_s
         )
+        gpu_signing = GpuSigning(ServerKey(secret, "gpu signing"))
         accounts = Accounts(
             TokenSigner(secret, settings.jwt_algorithm, timedelta(minutes=settings.access_token_minutes)),
             timedelta(minutes=settings.refresh_token_minutes),
             failures,
             login_limits,
             token_cache,
+            gpu_signing,
             revocations,
         )
         storage_signer = UrlSigner(secret, "storage")
@@ -119,12 +128,30 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         library = Library(media, timedelta(days=settings.trash_retention_days))
         uploads = DirectUploads(library, storage_signer, settings.max_file_size, settings.presigned_url_expiration_s)
         sessions = session_factory(engine)
+        identity = build_identity(settings, accounts, sessions, token_cache)
+        closing.push_async_callback(identity.close)
         worker_id = new_worker_id()
         broker = build_broker(settings, pubsub, redis, consumer=worker_id)
         closing.push_async_callback(broker.close)
+        vault = Vault(
+            build_session_store(redis, ServerKey(secret, "vault sessions")),
+            failures,
+            login_limits,
+            timedelta(seconds=settings.vault_session_ttl_s),
+            settings.vault_kdf_iterations,
+        )
+        spending = Spending(settings.monthly_budget)
+        paid = PaidJobs(
+            ProviderKeys(vault, {"fal": settings.fal_key, "openai": settings.openai_api_key}),
+            JobKeys(ServerKey(secret, "job keys")),
+            gpu_signing,
+            spending,
+        )
+        catalog = build_catalog(settings)
+        closing.push_async_callback(catalog.close)
         jobs = Jobs(
             sessions,
-            build_catalog(settings),
+            catalog,
             library,
             EventLog(pubsub, sessions),
             broker,
@@ -132,6 +159,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             JobLimits(
                 settings.max_queued_per_user, settings.job_max_attempts, timedelta(seconds=3 * settings.job_lease_s)
             ),
+            paid,
         )
         worker = Worker(
             sessions,
@@ -155,19 +183,15 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             pubsub=pubsub,
             revocations=revocations,
             accounts=accounts,
+            identity=identity,
             library=library,
             uploads=uploads,
             maintenance=Maintenance(sessions, library, uploads),
             health=SystemHealth(engine, str(settings.data_dir), __version__, jobs.health),
             jobs=jobs,
             worker=worker,
-            vault=Vault(
-                build_session_store(redis, ServerKey(secret, "vault sessions")),
-                failures,
-                login_limits,
-                timedelta(seconds=settings.vault_session_ttl_s),
-                settings.vault_kdf_iterations,
-            ),
+            vault=vault,
+            spending=spending,
         )
 
 

@@ -2,39 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import httpx
 
-from tests.support import PASSWORD, Account, LiveServer, assert_envelope, register_and_login, unique_email
-
-
-def make_admin(server: LiveServer, client: httpx.Client) -> Account:
-    """An admin created the way an operator does it: with the CLI, against the server's database."""
-    email = unique_email("admin")
-    artboard = Path(sys.executable).parent / "artboard"
-    subprocess.run(
-        [
-            str(artboard),
-            "--data-dir",
-            str(server.settings.data_dir),
-            "user",
-            "create",
-            email,
-            "--password",
-            PASSWORD,
-            "--admin",
-        ],
-        check=True,
-        capture_output=True,
-        env={"ARTBOARD_DATABASE_URL": server.settings.database_url, "PATH": "/usr/bin:/bin"},
-    )
-    tokens = client.post("/auth/login", json={"email": email, "password": PASSWORD}).json()
-    me = client.get("/api/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}).json()
-    assert me["role"] == "admin"
-    return Account(email, PASSWORD, me, tokens["access_token"], tokens["refresh_token"])
+from tests.support import Account, LiveServer, assert_envelope, make_admin, register_and_login
 
 
 def test_admin_lists_users_page_by_page(server: LiveServer, client: httpx.Client) -> None:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import PASSWORD, Account, assert_envelope, live_server, register_and_login, unique_email
+from tests.support import (
+    PASSWORD,
+    Account,
+    LiveServer,
+    assert_envelope,
+    live_server,
+    register_and_login,
+    run_sql,
+    unique_email,
+)
 
 ACCEPTED, REFUSED = True, False
 ENDPOINTS = pytest.mark.parametrize(
@@ -110,3 +120,32 @@ def test_clearing_the_gpu_endpoint_needs_no_check(client: httpx.Client) -> None:
     account = register_and_login(client, gpu_endpoint=EARLIER)
     cleared = client.put("/auth/gpu-endpoint", json={"gpu_endpoint": None}, headers=account.headers)
     assert cleared.status_code == 200 and cleared.json()["gpu_endpoint"] is None
+
+
+def test_every_change_answers_a_new_signing_secret_that_is_shown_only_then(
+    server: LiveServer, client: httpx.Client, account: Account
+) -> None:
+    first = client.put("/auth/gpu-endpoint", json={"gpu_endpoint": EARLIER}, headers=account.headers)
+    second = client.put("/auth/gpu-endpoint", json={"gpu_endpoint": EARLIER}, headers=account.headers)
+    secrets = [reply.json()["signing_secret"] for reply in (first, second)]
+    assert all(re.fullmatch(r"absec_[A-Za-z0-9_-]{43}", secret) for secret in secrets), secrets
+    assert secrets[0] != secrets[1]
+    assert first.headers["cache-control"] == "no-store"
+    assert "signing_secret" not in client.get("/api/auth/me", headers=account.headers).json()
+    ((stored,),) = run_sql(server, "SELECT gpu_signing_secret FROM users WHERE id = :id", id=account.user["id"])
+    assert stored and secrets[1] not in stored, "kept sealed, never in clear"
+
+
+def test_clearing_the_endpoint_clears_its_secret(server: LiveServer, client: httpx.Client, account: Account) -> None:
+    client.put("/auth/gpu-endpoint", json={"gpu_endpoint": EARLIER}, headers=account.headers)
+    cleared = client.put("/auth/gpu-endpoint", json={"gpu_endpoint": None}, headers=account.headers)
+    assert cleared.json()["signing_secret"] is None
+    assert run_sql(server, "SELECT gpu_signing_secret FROM users WHERE id = :id", id=account.user["id"]) == [(None,)]
+
+
+def test_the_openapi_document_names_the_signing_secret(client: httpx.Client) -> None:
+    document = client.get("/openapi.json").json()
+    reply = document["paths"]["/auth/gpu-endpoint"]["put"]["responses"]["200"]["content"]["application/json"]
+    schema = document["components"]["schemas"][reply["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert {"gpu_endpoint", "signing_secret"} <= set(schema["required"])
+    assert "Shown this once" in schema["properties"]["signing_secret"]["description"]

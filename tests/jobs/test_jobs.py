@@ -44,7 +44,7 @@ class Gate:
     """What the stand-in engine does: wait until released (or told to stop), then succeed or fail as set."""
 
     release: threading.Event = field(default_factory=threading.Event)
-    outcome: str = "ok"  # ok | transient | permanent | hang
+    outcome: str = "ok"  # ok | transient | permanent | hang | not_an_image
     started: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
 
@@ -60,7 +60,8 @@ class Gate:
         if self.outcome == "permanent":
             raise EngineError("bad_input", "The engine refused the input.")
         self.finished.append(context.job_id)
-        return EngineResult([OutputImage(photos.flower(), "gated")], data={"gated": True})
+        output = b"<html>not an image</html>" if self.outcome == "not_an_image" else photos.flower()
+        return EngineResult([OutputImage(output, "gated")], data={"gated": True})
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -220,7 +221,11 @@ def test_a_job_that_runs_too_long_times_out(http: httpx.Client, user: Account, g
 
 @pytest.mark.parametrize(
     ("outcome", "status", "attempts", "code"),
-    [("transient", "failed", 2, "provider_busy"), ("permanent", "failed", 1, "bad_input")],
+    [
+        ("transient", "failed", 2, "provider_busy"),
+        ("permanent", "failed", 1, "bad_input"),
+        ("not_an_image", "failed", 1, "invalid_output"),
+    ],
 )
 def test_only_transient_errors_are_retried_up_to_the_attempt_limit(
     http: httpx.Client, user: Account, gate: Gate, outcome: str, status: str, attempts: int, code: str

@@ -57,14 +57,9 @@ def read_socket_token(websocket: HTTPConnection) -> tuple[str | None, bool]:
 
 
 async def resolve_token(connection: HTTPConnection, token: str) -> tuple[Principal, TokenClaims] | None:
-    """Who the token belongs to, or None when it is forged, expired or revoked. Most requests repeat a recently
-    verified token: only a miss opens a (read-only) database session."""
-    resources = resources_of(connection)
-    resolved = resources.accounts.recall(token)
-    if resolved is None:
-        async with resources.sessions() as db:
-            resolved = await resources.accounts.resolve_token(db, token)
-    return resolved
+    """Who the token belongs to, or None when it is forged, expired or revoked, as the identity provider
+    (``auth/identity.py``) says; raises ``Unavailable`` (503) when that provider cannot be asked."""
+    return await resources_of(connection).identity.resolve(token)
 
 
 async def optional_caller(request: Request) -> Caller | None:

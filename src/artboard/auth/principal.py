@@ -4,7 +4,8 @@ Checking a token costs a database round trip; most requests repeat a token seen 
 token is remembered for a few seconds (``ARTBOARD_AUTH_CACHE_S``). Every change made through this process
 (logout, password change, disable, refresh-token reuse, profile edits) drops the user's entries at once;
 with Redis configured the change is announced to every other instance too (``RevocationBus``), otherwise
-they see it within the cache lifetime. Set it to 0 to check every request.
+they see it within the cache lifetime. Set it to 0 to check every request. Tokens an identity provider
+verified (``auth/identity_pocketbase.py``) are kept here too, under their hash, for that provider's lifetime.
 """
 
 from __future__ import annotations
@@ -34,15 +35,25 @@ class Principal:
     gpu_endpoint: str | None
     created: datetime
     updated: datetime
+    # What seed 000's check_auth names the user: the username, or what the identity provider calls them.
+    client_id: str
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
 
     @classmethod
-    def of(cls, user: User) -> Principal:
+    def of(cls, user: User, client_id: str | None = None) -> Principal:
         return cls(
-            user.id, user.email, user.username, user.role, user.disabled, user.gpu_endpoint, user.created, user.updated
+            user.id,
+            user.email,
+            user.username,
+            user.role,
+            user.disabled,
+            user.gpu_endpoint,
+            user.created,
+            user.updated,
+            client_id or user.username,
         )
 
 
@@ -81,14 +92,23 @@ class TokenCache:
         return self._generations.get(user_id, 0)
 
     def put(
-        self, token: str, principal: Principal, session_id: str, collection_id: str, expires_at: float, generation: int
+        self,
+        token: str,
+        principal: Principal,
+        session_id: str,
+        collection_id: str,
+        expires_at: float,
+        generation: int,
+        lifetime_s: float | None = None,
     ) -> None:
-        if self.lifetime_s <= 0:
+        """Remember a verified token for ``lifetime_s`` (the cache's own lifetime unless given)."""
+        lifetime_s = self.lifetime_s if lifetime_s is None else lifetime_s
+        if lifetime_s <= 0:
             return
         if len(self._entries) >= MAX_ENTRIES:
             self._entries.clear()
         self._entries[token] = _Entry(
-            principal, session_id, collection_id, generation, time.monotonic() + self.lifetime_s, expires_at
+            principal, session_id, collection_id, generation, time.monotonic() + lifetime_s, expires_at
         )
 
     def forget_everyone(self) -> None:

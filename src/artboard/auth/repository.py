@@ -19,6 +19,11 @@ async def user_by_id(db: AsyncSession, user_id: str) -> User | None:
     return await db.get(User, user_id)
 
 
+async def user_by_external_id(db: AsyncSession, external_id: str) -> User | None:
+    result = await db.execute(select(User).where(User.external_id == external_id))
+    return result.scalar_one_or_none()
+
+
 async def username_taken(db: AsyncSession, username: str) -> bool:
     result = await db.execute(select(User.id).where(func.lower(User.username) == username.lower()))
     return result.first() is not None

@@ -18,6 +18,7 @@ from artboard.auth.deps import (
 )
 from artboard.auth.schemas import (
     ClientId,
+    GpuEndpointOut,
     GpuEndpointRequest,
     LoginRequest,
     PasswordChangeRequest,
@@ -153,13 +154,19 @@ async def logout(body: RefreshRequest, db: Db, accounts: AccountsDep) -> Respons
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.put("/auth/gpu-endpoint", response_model=UserOut, responses=errors(*BODY, 401, 403))
+@router.put(
+    "/auth/gpu-endpoint",
+    response_model=GpuEndpointOut,
+    responses=errors(*BODY, 401, 403),
+    dependencies=[NoStore],
+)
 async def set_gpu_endpoint(
     body: GpuEndpointRequest, user: CurrentUser, db: Db, accounts: AccountsDep, settings: SettingsDep
-) -> Any:
-    """Set (or clear with null) the URL of the user's own GPU server."""
+) -> GpuEndpointOut:
+    """Set (or clear with null) the URL of the user's own GPU server; answers the secret its calls are signed with."""
     endpoint = str(body.gpu_endpoint) if body.gpu_endpoint else None
-    return await accounts.set_gpu_endpoint(db, user.id, endpoint, settings.gpu_endpoint_allowlist)
+    saved, secret = await accounts.set_gpu_endpoint(db, user.id, endpoint, settings.gpu_endpoint_allowlist)
+    return GpuEndpointOut(**UserOut.model_validate(saved).model_dump(), signing_secret=secret)
 
 
 # ---- seed 004: HttpOnly cookies ----------------------------------------------------------------------
@@ -250,7 +257,7 @@ async def change_password(
 
 @router.get("/api/check_auth", response_model=ClientId, responses=errors(403, notes={403: "Not signed in."}))
 async def check_auth(caller: OptionalCaller) -> ClientId:
-    """`{client_id: <username>}` for a valid user token, else 403."""
+    """`{client_id: <username>}` for a valid user token (a PocketBase user's record username, else email), else 403."""
     if caller is None:
         raise Forbidden("Only auth records can access this endpoint")
-    return ClientId(client_id=caller.user.username)
+    return ClientId(client_id=caller.user.client_id)

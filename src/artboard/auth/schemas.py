@@ -44,6 +44,13 @@ class PasswordChangeRequest(StrictModel):
 class AdminUserPatch(StrictModel):
     role: Literal["user", "admin"] | None = None
     disabled: bool | None = None
+    monthly_budget: float | None = Field(
+        None,
+        ge=0,
+        allow_inf_nan=False,
+        description="The user's spending cap per calendar month (UTC) in USD; 0 for none, null for the "
+        "server's `ARTBOARD_MONTHLY_BUDGET`.",
+    )
 
 
 class UserOut(BaseModel):
@@ -59,6 +66,21 @@ class UserOut(BaseModel):
     gpu_endpoint: str | None
     created: datetime
     updated: datetime
+
+
+class AdminUserOut(UserOut):
+    """A user as an admin sees them: with their own monthly budget (null: the server's)."""
+
+    monthly_budget: float | None
+
+
+class GpuEndpointOut(UserOut):
+    """The user, with the secret their GPU server checks each call's signature with."""
+
+    signing_secret: str | None = Field(
+        description="Shown this once: every call to the endpoint carries an `Artboard-Signature` header made with "
+        "it (see docs/gpu-endpoint.md). A new one on every change; null once the endpoint is cleared."
+    )
 
 
 class TokenPair(BaseModel):

@@ -11,12 +11,16 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from artboard.auth import repository
+from artboard.auth.gpu_signing import GpuSigning
 from artboard.auth.principal import Principal, RevocationBus, TokenCache
+from artboard.auth.schemas import Username
 from artboard.db import after_commit
 from artboard.errors import AuthenticationFailed, Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
 from artboard.kit.netguard import Allowlist, BlockedDestination, check_url
@@ -28,6 +32,9 @@ from artboard.models.base import utcnow
 from artboard.models.user import new_token_key
 
 INVALID_CREDENTIALS = "Invalid email or password."
+# The password hash of a user who signs in elsewhere (an identity provider): not a hash, so nothing matches it.
+UNUSABLE_HASH = "!"
+_username = TypeAdapter(Username)
 
 
 class RefreshTokenReused(AuthenticationFailed):
@@ -70,9 +77,11 @@ class Accounts:
         failures: FailureCounter,
         limits: LoginLimits,
         cache: TokenCache,
+        gpu_signing: GpuSigning,
         bus: RevocationBus | None = None,
     ) -> None:
         self.signer = signer
+        self._gpu_signing = gpu_signing
         self.refresh_lifetime = refresh_lifetime
         self._attempts = PasswordAttempts(failures, limits.per_account, limits.per_ip, limits.window_s)
         self._cache = cache
@@ -112,6 +121,48 @@ class Accounts:
         except IntegrityError:
             raise Conflict("An account with this email or username already exists.") from None
         return user
+
+    async def mirror(self, db: AsyncSession, external_id: str, email: str, username: str | None) -> User:
+        """The local row of a user an identity provider vouches for: made on first sight, its email and username
+        kept as the provider has them. ``email_key`` holds the external id, so the row never collides with, nor
+        signs in as, a local account or another provider's user of the same email."""
+        user = await repository.user_by_external_id(db, external_id)
+        if user is None:
+            free = await self._mirrored_username(db, username) or await self._free_username(db, username or email)
+            user = User(
+                external_id=external_id,
+                email=email,
+                email_key=external_id,
+                username=free,
+                password_hash=UNUSABLE_HASH,
+                role="user",
+                disabled=False,
+                token_key=new_token_key(),
+            )
+            db.add(user)
+            try:
+                async with db.begin_nested():
+                    await db.flush()
+            except IntegrityError:  # another request mirrored them first
+                user = await repository.user_by_external_id(db, external_id)
+                if user is None:
+                    raise
+            return user
+        wanted = await self._mirrored_username(db, username) if username != user.username else None
+        if user.email != email or wanted:
+            user.email, user.username = email, wanted or user.username
+            await db.flush()
+            self._forget(db, user.id)
+        return user
+
+    async def _mirrored_username(self, db: AsyncSession, username: str | None) -> str | None:
+        """The provider's username when it is one Artboard accepts and nobody here has it."""
+        if username is None or await repository.username_taken(db, username):
+            return None
+        try:
+            return _username.validate_python(username)
+        except ValidationError:
+            return None
 
     async def _free_username(self, db: AsyncSession, email: str) -> str:
         base = re.sub(r"[^a-z0-9_.-]", "", email.split("@")[0].lower())[:40] or "user"
@@ -265,25 +316,30 @@ class Accounts:
 
     async def set_gpu_endpoint(
         self, db: AsyncSession, user_id: str, endpoint: str | None, allowlist: Sequence[str]
-    ) -> User:
+    ) -> tuple[User, str | None]:
+        """Save (or clear) the endpoint; the user and the new signing secret, which is never shown again.
+        Every change issues a new secret, so a server that knew the old one cannot pass for the new endpoint."""
         if endpoint is not None:
             check_gpu_endpoint(endpoint, allowlist)
         user = await self._user(db, user_id)
-        user.gpu_endpoint = endpoint
+        user.gpu_endpoint, user.gpu_signing_secret = endpoint, None
+        secret = self._gpu_signing.renew(user) if endpoint is not None else None
         await db.flush()
         self._forget(db, user.id)
-        return user
+        return user, secret
 
-    async def admin_update(
-        self, db: AsyncSession, admin_id: str, user_id: str, role: str | None, disabled: bool | None
-    ) -> User:
+    async def admin_update(self, db: AsyncSession, admin_id: str, user_id: str, changes: dict[str, Any]) -> User:
+        """Apply an admin's ``changes`` (role, disabled, monthly_budget; a budget of None restores the server's)."""
         target = await repository.user_by_id(db, user_id)
         if target is None:
             raise NotFound("No user with this id.")
+        role, disabled = changes.get("role"), changes.get("disabled")
         if target.id == admin_id and (disabled or role == "user"):
             raise Conflict("An admin cannot disable or demote their own account.")
         if role is not None:
             target.role = role
+        if "monthly_budget" in changes:
+            target.monthly_budget = changes["monthly_budget"]
         if disabled is not None and disabled != target.disabled:
             target.disabled = disabled
             if disabled:

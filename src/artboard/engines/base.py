@@ -68,6 +68,10 @@ class ModelInfo:
     parameters: dict[str, Parameter] = field(default_factory=dict)
     # The job needs one of the user's images as its source (img2img).
     needs_source: bool = False
+    # The provider whose key the job runs with ("fal", "openai"); None for a model that needs no key.
+    provider: str | None = None
+    # How long one run may take, when the server's TASK_TIMEOUT does not fit (a provider's own deadline).
+    timeout_s: float | None = None
 
     def validate(self, raw: dict[str, Any]) -> dict[str, Any]:
         """The parameters with defaults filled in; unknown names and bad values are refused, naming the field."""
@@ -83,6 +87,10 @@ class ModelInfo:
             elif parameter.default is not None:
                 checked[name] = parameter.default
         return checked
+
+    def estimate(self, parameters: dict[str, Any]) -> float:
+        """What a job with these (validated) parameters should cost: the price per image times images asked."""
+        return self.cost_per_image * int(parameters.get("num_images", 1))
 
     def schema(self) -> dict[str, Any]:
         """The parameter schema as the API shows it."""
@@ -108,6 +116,7 @@ class ModelInfo:
 class OutputImage:
     data: bytes
     title: str
+    details: dict[str, Any] = field(default_factory=dict)  # kept as the gallery image's metadata
 
 
 @dataclass(frozen=True)
@@ -142,6 +151,13 @@ class JobContext:
     load_source: Callable[[], Awaitable[bytes]]
     progress: Callable[[float, str], None]
     should_stop: Callable[[], bool]
+    # The provider key the job was submitted with (``ModelInfo.provider``), opened for this run only.
+    credential: str | None
+    # What an earlier attempt of this job saved with ``save_state``: a provider engine resumes from it.
+    saved_state: dict[str, Any] | None
+    # Saves state on the job row and commits before returning: call it right after a provider accepts a paid
+    # request, before waiting for it, so a crash can never lead to the request being sent twice.
+    save_state: Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class Engine(Protocol):
@@ -150,3 +166,6 @@ class Engine(Protocol):
 
     async def run(self, context: JobContext) -> EngineResult:
         """Produce the job's output; raise EngineError for a failure, JobCanceled when told to stop."""
+
+    async def close(self) -> None:
+        """Release what the engine holds (HTTP connections) when the server stops."""

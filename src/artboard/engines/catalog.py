@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from artboard.config import Settings
 from artboard.engines.base import Engine, ModelInfo
+from artboard.engines.fal import build_fal_engine
+from artboard.engines.gpu_endpoint import GpuEndpointEngine
+from artboard.engines.openai_vision import OpenAIVisionEngine
 from artboard.engines.sketch_engine import SketchEngine
 from artboard.errors import ValidationFailed
 
@@ -26,7 +29,14 @@ class Catalog:
     def engine(self, name: str) -> Engine:
         return self._engines[name]
 
+    async def close(self) -> None:
+        for engine in self._engines.values():
+            await engine.close()
 
-def build_catalog(_settings: Settings) -> Catalog:
-    """The engines this server can run; the sketch engine needs nothing and is always there."""
-    return Catalog([SketchEngine()])
+
+def build_catalog(settings: Settings) -> Catalog:
+    """The engines this server can run: the sketch engine needs nothing; the providers' models are listed
+    always and ask for a key when a job is submitted."""
+    return Catalog(
+        [SketchEngine(), build_fal_engine(settings), OpenAIVisionEngine(settings), GpuEndpointEngine(settings)]
+    )

@@ -25,7 +25,7 @@ class ModelOut(BaseModel):
     name: str
     display_name: str
     description: str
-    engine: str = Field(description="The engine that runs it: `sketch` today.")
+    engine: str = Field(description="The engine that runs it: `sketch`, `fal`, `openai_vision` or `gpu_endpoint`.")
     cost_per_image: float
     needs_source: bool = Field(description="A job of this model starts from one of the user's images.")
     parameters: dict[str, ParameterOut]

@@ -71,3 +71,6 @@ class SketchEngine:
             images=[OutputImage(sketch.data, title)],
             data={"style": style, "method": method, "width": sketch.width, "height": sketch.height},
         )
+
+    async def close(self) -> None:
+        """The sketch engine holds nothing."""

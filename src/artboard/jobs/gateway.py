@@ -20,7 +20,7 @@ from artboard.kit.jsonresponse import SafeJSONResponse
 from artboard.library.replies import file_response
 from artboard.models import Job
 from artboard.models.base import ID_PATTERN
-from artboard.openapi import BODY, FILE, errors
+from artboard.openapi import BODY, FILE, PAID, errors
 
 router = APIRouter(tags=["gateway"], responses=errors(401))
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
@@ -57,6 +57,7 @@ def _sent(job: Job, _queue_position: int | None) -> dict[str, Any]:
         **finished_in_time(MessageSent),
         **errors(
             *BODY,
+            *PAID,
             403,
             404,
             409,
@@ -80,7 +81,9 @@ async def send_message(
         prompt_guidance=body.prompt_guidance,
         strength=body.strength,
     )
-    submitted = await gateway.send(db, user.id, message, idempotency_key=options.idempotency_key)
+    submitted = await gateway.send(
+        db, user.id, message, idempotency_key=options.idempotency_key, session_id=options.session_id
+    )
     return SubmitReply(jobs, submitted, options, _sent)
 
 

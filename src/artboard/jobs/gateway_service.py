@@ -39,7 +39,13 @@ class Gateway:
         self._library = library
 
     async def send(
-        self, db: AsyncSession, owner_id: str, message: Message, *, idempotency_key: str | None = None
+        self,
+        db: AsyncSession,
+        owner_id: str,
+        message: Message,
+        *,
+        idempotency_key: str | None = None,
+        session_id: str | None = None,
     ) -> Submitted:
         model, method = self._model(message.model_type)
         fields = {
@@ -57,7 +63,13 @@ class Gateway:
                 raise InvalidField("model_type", f"after {model.name}:, the {exc.message}") from None
         parameters = {name: value for name, value in fields.items() if value is not None and name in model.parameters}
         return await self._jobs.submit(
-            db, owner_id, model.name, parameters, source_image_id=message.image_id, idempotency_key=idempotency_key
+            db,
+            owner_id,
+            model.name,
+            parameters,
+            source_image_id=message.image_id,
+            idempotency_key=idempotency_key,
+            session_id=session_id,
         )
 
     def _model(self, model_type: str) -> tuple[ModelInfo, str | None]:

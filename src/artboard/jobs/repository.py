@@ -253,3 +253,11 @@ async def forget_worker(db: AsyncSession, worker_id: str) -> None:
 async def live_workers(db: AsyncSession, since: datetime) -> int:
     query = select(func.count()).select_from(WorkerRow).where(WorkerRow.heartbeat >= since)
     return int((await db.execute(query)).scalar_one())
+
+
+async def pending_cost(db: AsyncSession, owner_id: str) -> float:
+    """What the owner's jobs not yet finished are expected to cost (their estimate, kept in ``cost``)."""
+    query = select(func.coalesce(func.sum(Job.cost), 0.0)).where(
+        Job.owner_id == owner_id, Job.status.in_((QUEUED, RUNNING))
+    )
+    return float((await db.execute(query)).scalar_one())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 
 from artboard.auth.deps import AdminUser, CurrentUser
 from artboard.deps import Db, JobsDep
@@ -12,7 +12,7 @@ from artboard.jobs.replies import SubmitOptionsDep, SubmitReply, finished_in_tim
 from artboard.jobs.schemas import JobOut, JobSubmit, QueueCounts, Status, job_out
 from artboard.kit.pagination import Page, Pagination
 from artboard.models import Job
-from artboard.openapi import ADMIN_ONLY, BODY, errors
+from artboard.openapi import ADMIN_ONLY, BODY, PAID, errors
 
 router = APIRouter(tags=["jobs"], responses=errors(401))
 
@@ -27,7 +27,7 @@ def job_json(job: Job, queue_position: int | None) -> dict[str, Any]:
     status_code=status.HTTP_202_ACCEPTED,
     responses={
         **finished_in_time(JobOut),
-        **errors(*BODY, 404, 409, 429, notes={409: "The Idempotency-Key was used for another request."}),
+        **errors(*BODY, *PAID, 404, 409, 429, notes={409: "The Idempotency-Key was used for another request."}),
     },
 )
 async def submit_job(body: JobSubmit, user: CurrentUser, db: Db, jobs: JobsDep, options: SubmitOptionsDep) -> Response:
@@ -40,6 +40,7 @@ async def submit_job(body: JobSubmit, user: CurrentUser, db: Db, jobs: JobsDep, 
         source_image_id=body.image_id,
         priority=body.priority,
         idempotency_key=options.idempotency_key,
+        session_id=options.session_id,
     )
     return SubmitReply(jobs, submitted, options, job_json)
 
@@ -75,11 +76,17 @@ async def cancel_job(job_id: str, user: CurrentUser, db: Db, jobs: JobsDep) -> J
     "/api/jobs/{job_id}/retry",
     response_model=JobOut,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=errors(404, 409, 429, notes={409: "Only a failed, canceled or timed-out job can be retried."}),
+    responses=errors(*PAID, 404, 409, 429, notes={409: "Only a failed, canceled or timed-out job can be retried."}),
 )
-async def retry_job(job_id: str, user: CurrentUser, db: Db, jobs: JobsDep) -> JobOut:
+async def retry_job(
+    job_id: str,
+    user: CurrentUser,
+    db: Db,
+    jobs: JobsDep,
+    x_session_id: Annotated[str | None, Header(max_length=128, description="A key session, for a paid model.")] = None,
+) -> JobOut:
     """Queue a failed, canceled or timed-out job again, as a new job whose `retry_of` names this one."""
-    retried = await jobs.retry(db, user.id, job_id)
+    retried = await jobs.retry(db, user.id, job_id, x_session_id or None)
     return job_out(retried, await jobs.position(db, retried))
 
 

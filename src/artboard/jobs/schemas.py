@@ -209,3 +209,25 @@ class MessageSent(BaseModel):
 
 class GetImage(BaseModel):
     message_id: EntityId
+
+
+class GenerateImage(BaseModel):
+    """Seed 001's generation request: `parameters` are checked against the model's schema."""
+
+    model: str = Field(max_length=100, description="A model from `GET /api/custom/generate/models`.")
+    prompt: str = Field(min_length=1, max_length=4000)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    collection_id: str | None = Field(None, max_length=15, description="The folder the images go to.")
+
+
+class GeneratedImage(BaseModel):
+    id: str
+    url: str = Field(description="The image, copied into Artboard's storage (FAL's own URLs expire).")
+    thumbnail_url: str
+
+
+class Generated(BaseModel):
+    images: list[GeneratedImage]
+    cost: float
+    model: str
+    job_id: str

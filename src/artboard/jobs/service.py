@@ -20,18 +20,17 @@ from artboard.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from artboard.jobs import repository
 from artboard.jobs.broker import Broker
 from artboard.jobs.events import EventLog
+from artboard.jobs.paid import PaidJobs
 from artboard.kit.pagination import PageParams
 from artboard.kit.pubsub import PubSub
 from artboard.library.service import Library
 from artboard.models import Job
-from artboard.models.base import utcnow
+from artboard.models.base import new_id, utcnow
 from artboard.models.job import CANCELED, FAILED, FINISHED, QUEUED, RUNNING, TIMED_OUT
 
 PAUSED = "paused"
 # Where a cancellation is announced to the worker running the job.
 CANCEL_CHANNEL = "jobs:cancel"
-# Longest a submit may hold its request open with `Prefer: wait=N`.
-MAX_WAIT_S = 60
 
 
 @dataclass(frozen=True)
@@ -58,8 +57,10 @@ class Jobs:
         broker: Broker,
         pubsub: PubSub,
         limits: JobLimits,
+        paid: PaidJobs,
     ) -> None:
         self._sessions = sessions
+        self.paid = paid
         self._pubsub = pubsub
         self.catalog = catalog
         self._library = library
@@ -78,14 +79,26 @@ class Jobs:
         priority: int = 0,
         idempotency_key: str | None = None,
         retry_of: str | None = None,
+        session_id: str | None = None,
+        folder_id: str | None = None,
     ) -> Submitted:
+        """Queue a job of ``model_name``. A paid model runs with the user's key from the key session
+        ``session_id`` (or the operator's key) and must fit the user's monthly budget."""
         model = self.catalog.model(model_name)
         checked = model.validate(parameters)
         if model.needs_source:
             if source_image_id is None:
                 raise ValidationFailed(f"{model.name} starts from one of your images: name it with image_id.")
             await self._library.image(db, owner_id, source_image_id)  # the caller's own, or 404
-        request = {"model": model.name, "parameters": checked, "image_id": source_image_id, "priority": priority}
+        if folder_id is not None:
+            await self._library.folder(db, owner_id, folder_id)  # where the outputs go: the caller's, or 404
+        request = {
+            "model": model.name,
+            "parameters": checked,
+            "image_id": source_image_id,
+            "priority": priority,
+            "folder_id": folder_id,
+        }
         digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
         if idempotency_key is not None and (earlier := await repository.job_by_key(db, owner_id, idempotency_key)):
             return Submitted(self._same_request(earlier, digest), replayed=True)
@@ -96,11 +109,12 @@ class Jobs:
                 retry_after=5,
             )
         job = Job(
+            id=new_id(),
             owner_id=owner_id,
             kind=model.kind,
             engine=model.engine,
             model=model.name,
-            input={"parameters": checked, "image_id": source_image_id},
+            input={"parameters": checked, "image_id": source_image_id, "folder_id": folder_id},
             status=QUEUED,
             progress=0.0,
             cost=0.0,
@@ -113,6 +127,7 @@ class Jobs:
             cancel_requested=False,
             run_after=utcnow(),
         )
+        await self.paid.prepare(db, job, model, session_id)
         db.add(job)
         try:
             async with db.begin_nested():
@@ -155,9 +170,9 @@ class Jobs:
         job = await self.get(db, owner_id, job_id)
         now = utcnow()
         if job.status == QUEUED:
-            moved = await repository.transition(
-                db, job.id, QUEUED, {"status": CANCELED, "finished": now, "updated": now, "message": "Canceled."}
-            )
+            # Never run, so nothing charged: its estimate stops counting against the budget, its key is wiped.
+            ended = {"status": CANCELED, "finished": now, "updated": now, "message": "Canceled."}
+            moved = await repository.transition(db, job.id, QUEUED, {**ended, "cost": 0.0, "sealed_key": None})
             if moved is not None:
                 await self.events.record(db, moved)
                 return moved
@@ -176,7 +191,7 @@ class Jobs:
         """The fast path to the worker running the job; its lease heartbeat reads the flag anyway."""
         await self._pubsub.publish(CANCEL_CHANNEL, job_id)
 
-    async def retry(self, db: AsyncSession, owner_id: str, job_id: str) -> Job:
+    async def retry(self, db: AsyncSession, owner_id: str, job_id: str, session_id: str | None = None) -> Job:
         job = await self.get(db, owner_id, job_id)
         if job.status not in (FAILED, CANCELED, TIMED_OUT):
             raise Conflict(f"Only a failed, canceled or timed-out job can be retried; this one is {job.status}.")
@@ -186,16 +201,18 @@ class Jobs:
             job.model,
             job.input.get("parameters", {}),
             source_image_id=job.input.get("image_id"),
+            folder_id=job.input.get("folder_id"),
             priority=job.priority,
             retry_of=job.id,
+            session_id=session_id,
         )
         return submitted.job
 
     async def wait(self, owner_id: str, job_id: str, timeout_s: float) -> Job | None:
-        """The job once finished, if that happens within ``timeout_s`` (``Prefer: wait``), else None."""
+        """The job once finished, if that happens within ``timeout_s``, else None."""
         subscription = await self.events.subscribe(owner_id)
         try:
-            async with asyncio.timeout(min(timeout_s, MAX_WAIT_S)):
+            async with asyncio.timeout(timeout_s):
                 while True:
                     async with self._sessions() as db:
                         job = await self.get(db, owner_id, job_id)

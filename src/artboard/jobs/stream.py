@@ -23,6 +23,7 @@ from starlette.websockets import WebSocketDisconnect
 from artboard.auth.csrf import foreign_origin, trusted_origins
 from artboard.auth.deps import CurrentUser, read_socket_token, read_token, resolve_token
 from artboard.deps import Db, JobsDep, SettingsDep
+from artboard.errors import Unavailable
 from artboard.jobs.schemas import JobEventOut
 from artboard.openapi import errors
 
@@ -31,6 +32,7 @@ from artboard.openapi import errors
 KEEPALIVE_S = 20.0
 # WebSocket close codes: 4000 + the HTTP status each stands for.
 BAD_REQUEST, UNAUTHORIZED, FORBIDDEN = 4400, 4401, 4403
+TRY_AGAIN_LATER = 1013
 SIGN_IN = "Sign in first: the token is missing, expired or revoked."
 PING = json.dumps({"type": "ping"})
 KEEPALIVE = format_sse_event(comment="keep-alive")
@@ -96,7 +98,11 @@ async def job_socket(websocket: WebSocket, jobs: JobsDep, settings: SettingsDep)
     if via_cookie and foreign_origin(websocket.scope, trusted_origins(settings.allowed_origins, settings.public_url)):
         await websocket.close(FORBIDDEN, "Cross-site WebSocket refused: add the page's origin to ALLOWED_ORIGINS.")
         return
-    resolved = await resolve_token(websocket, token) if token else None
+    try:
+        resolved = await resolve_token(websocket, token) if token else None
+    except Unavailable as exc:  # the identity provider did not answer: the client may try again
+        await websocket.close(TRY_AGAIN_LATER, exc.message[:120])
+        return
     if token is None or resolved is None:
         await websocket.close(UNAUTHORIZED, SIGN_IN)
         return

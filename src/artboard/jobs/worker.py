@@ -35,6 +35,7 @@ from artboard.library.service import Library
 from artboard.models import Job, WorkerRow
 from artboard.models.base import utcnow
 from artboard.models.job import CANCELED, FAILED, QUEUED, RUNNING, SUCCEEDED, TIMED_OUT
+from artboard.vault.crypto import CannotOpen
 
 log = logging.getLogger("artboard.worker")
 
@@ -172,7 +173,10 @@ class Worker:
             if running.stop_reason == CANCELED:
                 await self._finish(job, CANCELED, message="Canceled.")
             else:
-                await self._succeed(job, result)
+                try:
+                    await self._succeed(job, result)
+                except AppError as exc:  # the output is not an image Artboard can keep (or its quota is full)
+                    await self._finish(job, FAILED, error=("invalid_output", f"The result could not be kept: {exc}"))
         finally:
             writer.cancel()
             if self._running.get(job.id) is running:  # not a later claim of the same job taken meanwhile
@@ -197,6 +201,21 @@ class Worker:
                 _, blob = await self._library.image(db, job.owner_id, str(job.input.get("image_id")))
             return await self._library.media.original(blob)
 
+        async def save_state(state: dict[str, Any]) -> None:
+            async with transaction(self._sessions) as db:
+                moved = await repository.transition(
+                    db, job.id, RUNNING, {"provider_state": state, "updated": utcnow(), "worker_id": self.id}
+                )
+            if moved is None:
+                raise JobCanceled("The job is no longer this worker's.")
+            job.provider_state = state
+
+        try:
+            credential = self._jobs.paid.key(job)
+        except CannotOpen:
+            raise EngineError(
+                "key_unavailable", "The key this job was queued with cannot be opened (was SECRET_KEY changed?)."
+            ) from None
         context = JobContext(
             job_id=job.id,
             owner_id=job.owner_id,
@@ -205,9 +224,12 @@ class Worker:
             load_source=load_source,
             progress=report,
             should_stop=running.stop.is_set,
+            credential=credential,
+            saved_state=job.provider_state,
+            save_state=save_state,
         )
         try:
-            async with asyncio.timeout(self._settings.task_timeout_s):
+            async with asyncio.timeout(model.timeout_s or self._settings.task_timeout_s):
                 return await engine.run(context)
         except TimeoutError:
             running.stop_reason = TIMED_OUT
@@ -256,11 +278,13 @@ class Worker:
                     "finished": now,
                     "updated": now,
                     "lease_until": None,
+                    "sealed_key": None,
                     "worker_id": self.id,
                 },
             )
-            if moved is None or moved.cancel_requested:
-                # Taken over (or deleted) meanwhile, or canceled after its last checkpoint: nothing is kept.
+            if moved is None or (moved.cancel_requested and result.cost <= 0):
+                # Taken over (or deleted) meanwhile, or canceled after its last checkpoint: nothing is kept
+                # (except a result already paid for: that one is the user's).
                 await self._library.media.release(db, {blob.id for blob in blobs})
                 if moved is None:
                     log.warning("job %s was taken over before it finished here; its result is dropped", job.id)
@@ -269,7 +293,9 @@ class Worker:
                 await db.flush()
                 await self._jobs.events.record(db, moved)
                 return
+            await self._jobs.paid.charge(db, moved, self._jobs.catalog.model(job.model), result)
             lineage = {"engine": job.engine, "model": job.model, "parameters": job.input.get("parameters", {})}
+            folder_id = await self._library.folder_if_kept(db, job.owner_id, job.input.get("folder_id"))
             image_ids = []
             for output, blob in zip(result.images, blobs, strict=True):
                 image, _ = await self._library.add_image(
@@ -277,6 +303,8 @@ class Worker:
                     job.owner_id,
                     blob,
                     title=output.title,
+                    folder_id=folder_id,
+                    details=output.details,
                     source="job",
                     job_id=job.id,
                     source_image_id=job.input.get("image_id"),
@@ -297,6 +325,8 @@ class Worker:
             "updated": now,
             "lease_until": None,
             "message": message or (error[1] if error else None),
+            "sealed_key": None,
+            "cost": 0.0,  # nothing was charged: the estimate no longer counts against the budget
             "worker_id": self.id,
         }
         if error is not None:
@@ -384,12 +414,16 @@ class Worker:
             now = utcnow()
             recovered = []
             for job in await repository.expired_leases(db, now):
-                if job.attempts >= job.max_attempts:
+                # A job waiting on a provider request it already paid for always resumes: its engine gives
+                # up by the provider's own deadline, so a crash loop cannot run forever.
+                if job.attempts >= job.max_attempts and job.provider_state is None:
                     values: dict[str, Any] = {
                         "status": FAILED,
                         "error_code": "worker_lost",
                         "error_message": "The worker running this job stopped, on every attempt.",
                         "finished": now,
+                        "sealed_key": None,
+                        "cost": 0.0,
                     }
                 else:
                     values = {

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from artboard.models import Blob, Folder, Image, Preference
+from artboard.models import Blob, CostEntry, Folder, Image, Preference, User
 
 
 async def folder(db: AsyncSession, owner_id: str, folder_id: str, *, trashed: bool = False) -> Folder | None:
@@ -127,3 +127,33 @@ async def expired_trash(db: AsyncSession, cutoff: datetime) -> tuple[list[Image]
 async def preference(db: AsyncSession, owner_id: str, model_name: str) -> Preference | None:
     query = select(Preference).where(Preference.owner_id == owner_id, Preference.model_name == model_name)
     return (await db.execute(query)).scalar_one_or_none()
+
+
+async def add_charge(db: AsyncSession, entry: CostEntry) -> None:
+    db.add(entry)
+    await db.flush()
+
+
+async def spending_totals(db: AsyncSession, owner_id: str, since: datetime | None = None) -> tuple[float, int]:
+    """Amount charged and images made, all time or since ``since``."""
+    conditions = [CostEntry.owner_id == owner_id]
+    if since is not None:
+        conditions.append(CostEntry.created >= since)
+    query = select(func.coalesce(func.sum(CostEntry.amount), 0.0), func.coalesce(func.sum(CostEntry.units), 0))
+    amount, units = (await db.execute(query.where(*conditions))).one()
+    return float(amount), int(units)
+
+
+async def lock_budget(db: AsyncSession, owner_id: str) -> float | None:
+    """The user's own budget, None for the server's, read by a write that changes nothing: it holds a second
+    paid submit of the user's until the caller's transaction ends, on PostgreSQL (the row's lock, which rows
+    merely referencing the user do not wait for) and on SQLite (whose driver runs a SELECT outside the
+    transaction, so only a write takes the database's write lock)."""
+    statement = (
+        update(User)
+        .where(User.id == owner_id)
+        .values(monthly_budget=User.monthly_budget, updated=User.updated)  # ``updated`` would move by itself
+        .returning(User.monthly_budget)
+        .execution_options(synchronize_session=False)
+    )
+    return (await db.execute(statement)).scalar_one_or_none()

@@ -148,3 +148,12 @@ class PreferencesOut(BaseModel):
 class Saved(BaseModel):
     success: bool = True
     message: str
+
+
+class SpendingStatsOut(BaseModel):
+    """Seed 001's spending figures, in the ledger's currency (USD), read from the cost ledger."""
+
+    total_spent: float = Field(description="Every charge so far.")
+    total_images: int = Field(description="Images those charges paid for.")
+    recent_spending: float = Field(description="Charges of the last 30 days.")
+    average_cost: float = Field(description="Per image; 0 before the first charge.")

@@ -120,6 +120,13 @@ class Library:
             raise NotFound("No folder with this id.")
         return found
 
+    async def folder_if_kept(self, db: AsyncSession, owner_id: str, folder_id: str | None) -> str | None:
+        """``folder_id`` while the folder is still there, else None: a job's outputs land at the top level
+        rather than fail when their folder was deleted while the job ran."""
+        if folder_id is None or await repository.folder(db, owner_id, folder_id) is None:
+            return None
+        return folder_id
+
     async def update_folder(self, db: AsyncSession, owner_id: str, folder_id: str, changes: dict[str, Any]) -> Folder:
         folder = await self.folder(db, owner_id, folder_id)
         if "parent_id" in changes:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from artboard.models.base import Base, UTCDateTime, id_column, timestamp_column, utcnow
@@ -48,6 +48,10 @@ class Job(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
     request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What a provider engine saved before waiting (its request id...), so a later attempt resumes, never resubmits.
+    provider_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # The provider key a paid job runs with, sealed with the server key; wiped when the job ends.
+    sealed_key: Mapped[str | None] = mapped_column(Text, nullable=True)
     worker_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     run_after: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
