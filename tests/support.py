@@ -28,6 +28,19 @@ PG_ADMIN_URL = os.environ.get("ARTBOARD_TEST_PG_URL", "postgresql+asyncpg://post
 REDIS_URL = os.environ.get("ARTBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PASSWORD = "correct horse battery"
 BUCKET = "artboard-test"
+# Debian's Chromium, which Playwright drives (no browser is ever downloaded), and its flags for a headless,
+# offline run.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:

@@ -91,6 +91,16 @@ def test_a_refused_registration_leaves_the_token_usable(fresh: LiveServer) -> No
     assert first_run(fresh, token).status_code == 201
 
 
+def test_a_first_run_from_a_foreign_page_is_refused_and_leaves_the_token_usable(fresh: LiveServer) -> None:
+    """Login CSRF: the route sets the auth cookies, so a page elsewhere must not sign the visitor in through it."""
+    token = TOKENS.issue()
+    body = {"token": token, "email": unique_email("admin"), "password": PASSWORD}
+    foreign = httpx.post(f"{fresh.url}/api/admin/first-run", json=body, headers={"Origin": "http://localhost:3000"})
+    assert_envelope(foreign, 403, "authorization_error")
+    assert "set-cookie" not in foreign.headers
+    assert first_run(fresh, token).status_code == 201
+
+
 def test_worker_processes_accept_the_token_through_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     issuer = FirstRunTokens()
     token = issuer.issue()

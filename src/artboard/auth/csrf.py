@@ -20,7 +20,7 @@ from artboard.errors import envelope
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 AUTH_COOKIES = (b"access_token=", b"refresh_token=")
 # Routes that set the auth cookies without being authenticated by them.
-COOKIE_SIGN_INS = frozenset({"/api/auth/login"})
+COOKIE_SIGN_INS = frozenset({"/api/auth/login", "/api/admin/first-run"})
 # A WebSocket's page is served over HTTP(S): the origin of a ws:// handshake is http://.
 WEB_SCHEMES = {"ws": "http", "wss": "https"}
 

@@ -18,9 +18,9 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from artboard.auth import repository
 from artboard.auth.service import Accounts
 from artboard.errors import AuthenticationFailed, Conflict
 from artboard.models import User
@@ -76,11 +76,6 @@ class FirstRunTokens:
 TOKENS = FirstRunTokens()
 
 
-async def admin_exists(db: AsyncSession) -> bool:
-    found = await db.scalar(select(User.id).where(User.role == "admin").limit(1))
-    return found is not None
-
-
 async def create_first_admin(
     db: AsyncSession,
     accounts: Accounts,
@@ -94,7 +89,7 @@ async def create_first_admin(
     async with tokens._lock:
         if not tokens.valid(token):
             raise AuthenticationFailed(INVALID)
-        if await admin_exists(db):
+        if await repository.admin_exists(db):
             tokens.spend()
             raise Conflict(ADMIN_EXISTS)
         user = await accounts.register(db, email, password, username=username, role="admin")
@@ -109,6 +104,6 @@ async def needs_first_admin(database_url: str) -> bool:
     engine = create_engine(database_url, pooled=False)
     try:
         async with session_factory(engine)() as db:
-            return not await admin_exists(db)
+            return not await repository.admin_exists(db)
     finally:
         await engine.dispose()

@@ -10,7 +10,7 @@ from pydantic import EmailStr, Field
 
 from artboard.auth import first_run
 from artboard.auth.deps import NoStore
-from artboard.auth.routes import _set_cookies
+from artboard.auth.routes import set_auth_cookies
 from artboard.auth.schemas import Password, StrictModel, Username, UserOut
 from artboard.deps import AccountsDep, Db, SettingsDep
 from artboard.openapi import BODY, errors
@@ -33,9 +33,11 @@ class FirstRunRequest(StrictModel):
     responses=errors(
         *BODY,
         401,
+        403,
         409,
         notes={
             401: "The token is wrong, already used or expired.",
+            403: "Sent from a foreign page (it would sign the visitor in).",
             409: "An admin exists already, or an account with this email or username.",
         },
     ),
@@ -45,5 +47,5 @@ async def create_first_admin(
 ) -> Any:
     """Create the first admin with the one-time token `artboard serve` printed; signs them in (cookies)."""
     user = await first_run.create_first_admin(db, accounts, body.token, str(body.email), body.password, body.username)
-    _set_cookies(response, await accounts.open_session(db, user), settings)
+    set_auth_cookies(response, await accounts.open_session(db, user), settings)
     return user

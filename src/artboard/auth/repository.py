@@ -70,6 +70,11 @@ async def revoke_user_sessions(db: AsyncSession, user_id: str, now: datetime) ->
     )
 
 
+async def admin_exists(db: AsyncSession) -> bool:
+    found = await db.scalar(select(User.id).where(User.role == "admin").limit(1))
+    return found is not None
+
+
 async def list_users(db: AsyncSession, offset: int, limit: int) -> tuple[list[User], int]:
     total = (await db.execute(select(func.count()).select_from(User))).scalar_one()
     result = await db.execute(select(User).order_by(User.created, User.id).offset(offset).limit(limit))

@@ -55,7 +55,8 @@ def _pair(tokens: IssuedTokens) -> TokenPair:
     return TokenPair(access_token=tokens.access_token, refresh_token=tokens.refresh_token, expires_in=tokens.expires_in)
 
 
-def _set_cookies(response: Response, tokens: IssuedTokens, settings: Settings) -> None:
+def set_auth_cookies(response: Response, tokens: IssuedTokens, settings: Settings) -> None:
+    """Seed 004's HttpOnly pair, for every route that signs a browser in (sign-in, refresh, first run)."""
     response.set_cookie(
         ACCESS_COOKIE,
         tokens.access_token,
@@ -191,7 +192,7 @@ async def login_cookie_flow(
 ) -> Any:
     """Sign in; sets the HttpOnly `access_token` cookie (and a refresh cookie) and returns the user."""
     user = await accounts.authenticate(db, str(body.email), body.password, client_ip(request))
-    _set_cookies(response, await accounts.open_session(db, user), settings)
+    set_auth_cookies(response, await accounts.open_session(db, user), settings)
     return user
 
 
@@ -207,7 +208,7 @@ async def refresh_cookie_flow(
     resolved = await accounts.resolve_token(db, tokens.access_token)
     if resolved is None:
         raise AuthenticationFailed("Sign in again.")
-    _set_cookies(response, tokens, settings)
+    set_auth_cookies(response, tokens, settings)
     return resolved[0]
 
 
@@ -235,6 +236,21 @@ async def me(user: CurrentUser) -> Any:
     return user
 
 
+@router.post(
+    "/api/auth/logout-all",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(401, 403),
+    dependencies=[NoStore],
+)
+async def logout_everywhere(
+    user: CurrentUser, response: Response, db: Db, accounts: AccountsDep, settings: SettingsDep
+) -> None:
+    """Sign out everywhere: every session of the user ends and every token issued so far stops working; clears
+    the caller's cookies."""
+    await accounts.end_every_session(db, user.id)
+    _clear_cookies(response, settings)
+
+
 @router.post("/api/auth/password", response_model=TokenPair, responses=errors(*BODY, 401, 403), dependencies=[NoStore])
 async def change_password(
     body: PasswordChangeRequest,
@@ -248,7 +264,7 @@ async def change_password(
     user = await accounts.change_password(db, caller.user.id, body.old_password, body.new_password)
     tokens = await accounts.open_session(db, user, caller.claims.collection_id)
     if caller.via_cookie:
-        _set_cookies(response, tokens, settings)
+        set_auth_cookies(response, tokens, settings)
     return _pair(tokens)
 
 

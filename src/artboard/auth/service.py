@@ -307,6 +307,10 @@ class Accounts:
         await self.revoke_all(db, user)
         return user
 
+    async def end_every_session(self, db: AsyncSession, user_id: str) -> None:
+        """Sign out everywhere: a lost or shared device loses its access without a password change."""
+        await self.revoke_all(db, await self._user(db, user_id))
+
     async def revoke_all(self, db: AsyncSession, user: User) -> None:
         """End every session of the user and void every access token already issued."""
         user.token_key = new_token_key()

@@ -114,7 +114,8 @@ class Jobs:
             kind=model.kind,
             engine=model.engine,
             model=model.name,
-            input={"parameters": checked, "image_id": source_image_id, "folder_id": folder_id},
+            input={"parameters": checked, "image_id": source_image_id}
+            | ({"folder_id": folder_id} if folder_id else {}),
             status=QUEUED,
             progress=0.0,
             cost=0.0,

@@ -273,15 +273,17 @@ function renderModelForm(models, source) {
   let inputs = {};
 
   async function load() {
-    const model = models[select.value];
+    const name = select.value;
+    const model = models[name];
     replace(about, model.description || "");
     let saved = {};
     try {
-      const reply = await api("/api/custom/preferences/get", { method: "POST", body: { model_name: select.value } });
+      const reply = await api("/api/custom/preferences/get", { method: "POST", body: { model_name: name } });
       saved = reply.preferences || {};
     } catch {
       // no saved preferences: the schema's defaults
     }
+    if (select.value !== name) return; // another model was picked meanwhile: its own load fills the form
     inputs = {};
     replace(
       fields,

@@ -2,7 +2,7 @@
 
 import { allPages, api } from "./api.js";
 import { attempt, field, formatDate, formatMoney, h, replace, toast } from "./dom.js";
-import { signOut } from "./main.js";
+import { signedOut, signOut } from "./main.js";
 import { setVaultSession, state } from "./state.js";
 
 function section(id, title, ...body) {
@@ -56,12 +56,19 @@ function passwordForm() {
 }
 
 function signOutBox() {
+  const everywhere = h("button", { type: "button", class: "danger", onclick: signOutEverywhere }, "Sign out everywhere");
   return h(
     "div",
     { class: "actions" },
     h("button", { type: "button", onclick: signOut }, "Sign out"),
-    h("small", { class: "muted" }, "To sign out everywhere else, change your password: that ends every other session."),
+    everywhere,
+    h("small", { class: "muted" }, "Signing out everywhere ends every session of yours, on every device, this one too."),
   );
+}
+
+async function signOutEverywhere(event) {
+  const done = await attempt(() => api("/api/auth/logout-all", { method: "POST" }), { busy: event.currentTarget });
+  if (done !== undefined) signedOut("You are signed out on every device.");
 }
 
 function vaultBox(status, main) {
@@ -137,27 +144,46 @@ function vaultBox(status, main) {
 
 function gpuForm(user) {
   const url = h("input", { type: "url", value: user.gpu_endpoint || "", placeholder: "https://gpu.example.com" });
-  return form(
+  const secretBox = h("div", { class: "secret", role: "status" });
+  const save = form(
     async () => {
-      const updated = await api("/auth/gpu-endpoint", { method: "PUT", body: { gpu_endpoint: url.value.trim() || null } });
-      state.user = { ...state.user, ...updated };
-      toast(updated.gpu_endpoint ? "GPU endpoint saved." : "GPU endpoint removed.");
+      const { signing_secret: secret, ...saved } = await api("/auth/gpu-endpoint", { method: "PUT", body: { gpu_endpoint: url.value.trim() || null } });
+      state.user = { ...state.user, ...saved };
+      replace(secretBox, secret ? signingSecret(secret) : null);
+      toast(saved.gpu_endpoint ? "GPU endpoint saved." : "GPU endpoint removed.");
     },
     "Save endpoint",
-    field("Your GPU server", url, "An http(s) URL; leave empty to remove it."),
+    field("Your GPU server", url, "An http(s) URL; leave empty to remove it. Saving it issues a new signing secret."),
   );
+  return h("div", {}, save, secretBox);
+}
+
+/** The server answers the secret once and never again: show it with a way to copy it, until the page moves on. */
+function signingSecret(secret) {
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(secret);
+      toast("Signing secret copied.");
+    } catch {
+      toast("Select the secret and copy it with your keyboard or menu.");
+    }
+  };
+  return [
+    h("p", {}, h("strong", {}, "Signing secret, shown only now: "), "copy it and store it on your GPU server, which checks the Artboard-Signature of every call with it."),
+    h("div", { class: "actions" }, h("code", { id: "signing-secret" }, secret), h("button", { type: "button", onclick: copy }, "Copy")),
+  ];
 }
 
 function spending(stats) {
   if (!stats) return h("p", { class: "muted" }, "Spending figures are not set up on this server yet.");
-  const figure = (label, value) => h("div", { class: "figure" }, h("span", { class: "muted" }, label), h("strong", {}, value));
+  const figure = (label, value) => h("div", { class: "figure" }, h("dt", { class: "muted" }, label), h("dd", {}, value));
   return h(
-    "div",
-    { class: "figures" },
+    "dl",
+    { class: "figures", id: "spending" },
     figure("Total spent", formatMoney(stats.total_spent)),
-    figure("Images made", String(stats.total_images ?? 0)),
+    figure("Last 30 days", formatMoney(stats.recent_spending)),
+    figure("Images paid for", String(stats.total_images)),
     figure("Average per image", formatMoney(stats.average_cost)),
-    figure("Recent", Array.isArray(stats.recent_spending) ? `${stats.recent_spending.length} charges` : formatMoney(stats.recent_spending)),
   );
 }
 
