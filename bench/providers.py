@@ -1,8 +1,8 @@
 """Provider benchmark: what Artboard adds to one FAL generation, beside calling FAL directly.
 
 A local FAL stand-in (``tests/fakes/fal_server.py``, outcome ``instant``: the first status call answers
-COMPLETED, the result is one 1024x1024 PNG) runs in this process. Two clients call it alternately, one
-generation at a time:
+COMPLETED, the result is one 1024x1024 JPEG, a different file each time) runs in this process. Two clients
+call it alternately, one generation at a time:
 
 * anchor: plain httpx in this process speaking FAL's queue protocol: submit, one status call, the result, the
   image download;

@@ -53,6 +53,7 @@ _MEANINGS = {
     413: "The body is larger than the limit.",
     422: "A field failed validation; `detail` lists each field and why.",
     429: "Too many failed sign-ins: retry after `Retry-After` seconds.",
+    500: "An upstream failure where a seed documented 500 (`external_error`).",
     502: "The provider refused or failed (`external_error`, with its message).",
     503: "A service Artboard depends on did not answer; try again shortly.",
 }

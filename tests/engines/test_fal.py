@@ -85,7 +85,7 @@ def test_generation_lands_in_the_gallery_with_its_cost(http: httpx.Client, user:
         assert stored["lineage"]["model"] == "flux/schnell"
         assert stored["lineage"]["cost"] == pytest.approx(0.003)
         assert http.get(image["thumbnail_url"], headers=user.headers).status_code == 200
-        assert http.get(image["url"], headers=user.headers).content[:8] == b"\x89PNG\r\n\x1a\n"
+        assert http.get(image["url"], headers=user.headers).content[:2] == b"\xff\xd8"
 
 
 def test_the_job_shows_fal_queue_position_and_progress(http: httpx.Client, server: LiveServer, user: Account) -> None:

@@ -105,7 +105,7 @@ class FakeFal:
             return JSONResponse({"detail": "Request not found"}, status_code=404)
         count = int(found.body.get("num_images", 1))
         images = [
-            {"url": f"{self.url}/cdn/{found.id}/{n}.png", "width": 1024, "height": 1024, "content_type": "image/png"}
+            {"url": f"{self.url}/cdn/{found.id}/{n}.jpg", "width": 1024, "height": 1024, "content_type": "image/jpeg"}
             for n in range(count)
         ]
         return JSONResponse(
@@ -129,12 +129,12 @@ class FakeFal:
 
     async def image(self, request: Request) -> Response:
         await asyncio.sleep(self.cdn_delay_s)
-        return Response(one_megapixel_png(), media_type="image/png")
+        return Response(one_megapixel_jpeg(request.url.path), media_type="image/jpeg")
 
     def app(self) -> Starlette:
         return Starlette(
             routes=[
-                Route("/cdn/{request_id}/{n}.png", self.image),
+                Route("/cdn/{request_id}/{n}.jpg", self.image),
                 Route("/{app:path}/requests/{request_id}/status", self.status),
                 Route("/{app:path}/requests/{request_id}/cancel", self.cancel, methods=["PUT"]),
                 Route("/{app:path}/requests/{request_id}", self.result),
@@ -143,17 +143,19 @@ class FakeFal:
         )
 
 
-_PNG: list[bytes] = []
+_JPEG: list[bytes] = []
 
 
-def one_megapixel_png() -> bytes:
-    """A 1024x1024 picture, as a flux/schnell result is."""
-    if not _PNG:
+def one_megapixel_jpeg(request_id: str) -> bytes:
+    """A 1024x1024 JPEG, as flux/schnell makes by default; the request id goes in a comment segment, so every
+    request's picture is a different file (Artboard stores identical bytes once) at no extra encoding cost."""
+    if not _JPEG:
         picture = Image.radial_gradient("L").resize((1024, 1024)).convert("RGB")
         buffer = io.BytesIO()
-        picture.save(buffer, "PNG")
-        _PNG.append(buffer.getvalue())
-    return _PNG[0]
+        picture.save(buffer, "JPEG", quality=90)
+        _JPEG.append(buffer.getvalue())
+    comment = request_id.encode()
+    return _JPEG[0][:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + _JPEG[0][2:]
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 """Seed 003's `POST /api/images/analyze-image` over HTTP, against a local OpenAI through the official SDK: the
 upload joins the gallery with its thumbnail, OpenAI describes it with the user's key (a key session) or the
 operator's, and the answer is kept with the image; OpenAI's refusals come back inside a 200 as the seed did,
-its failures as 502; no key is 401, a file that is not an image 400; other users find nothing."""
+its failures as seed 003's 500; no key is 401, a file that is not an image 400; other users find nothing."""
 
 from __future__ import annotations
 
@@ -188,10 +188,10 @@ def test_a_key_openai_refuses_comes_back_inside_a_200_as_seed_003_did(
     [
         pytest.param([rate_limited(retry_after_s=1)], 2, 200, id="429 with Retry-After: the SDK waits, then succeeds"),
         pytest.param([server_error()] * 2, 3, 200, id="two 500s: the SDK's retries succeed"),
-        pytest.param([server_error()] * 6, 3 * JOB_ATTEMPTS, 502, id="500 after every retry: 502 external_error"),
+        pytest.param([server_error()] * 6, 3 * JOB_ATTEMPTS, 500, id="500 after every retry: 500 external_error"),
     ],
 )
-def test_openai_failures_are_retried_then_answered_as_502(
+def test_openai_failures_are_retried_then_answered_as_seed_003s_500(
     client: httpx.Client,
     account: Account,
     openai: FakeOpenAI,
@@ -208,7 +208,7 @@ def test_openai_failures_are_retried_then_answered_as_502(
         assert response.status_code == 200, response.text
         assert response.json()["openai_response"]["choices"][0]["message"]["content"] == DESCRIPTION
         return
-    body = assert_envelope(response, 502, "external_error")
+    body = assert_envelope(response, 500, "external_error")
     assert "OpenAI failed (500)" in body["message"]
     # The upload itself was kept: the image is in the gallery, the failed job names it.
     image = client.get(f"/api/images/{body['detail']['image_id']}", headers=account.headers)
@@ -291,13 +291,13 @@ def test_with_no_key_at_all_the_answer_is_401_and_nothing_is_kept(keyless: LiveS
         assert client.get("/api/images", headers=account.headers).json()["items"] == []
 
 
-def test_an_openai_that_cannot_be_reached_is_a_502(keyless: LiveServer) -> None:
+def test_an_openai_that_cannot_be_reached_is_seed_003s_500(keyless: LiveServer) -> None:
     with httpx.Client(base_url=keyless.url, timeout=60) as client:
         account = register_and_login(client)
         session_id = key_session(client, account, USER_KEY)
 
         response = analyze(client, account, session_id=session_id)
 
-        body = assert_envelope(response, 502, "external_error")
+        body = assert_envelope(response, 500, "external_error")
         assert "OpenAI could not be reached" in body["message"]
         assert client.get(f"/api/images/{body['detail']['image_id']}", headers=account.headers).status_code == 200

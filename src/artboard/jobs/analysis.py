@@ -1,11 +1,11 @@
 """Seed 003's analysis route, on the path it documented: upload a picture, get OpenAI's description of it.
 
-Statuses as seed 003 documented them, with one change: 400 for a file that is not an accepted image, 401 when
-there is no OpenAI key to use (no key session in ``X-Session-ID`` holding one, and no ``OPENAI_API_KEY``), 200
-with OpenAI's own error object in ``openai_response`` when OpenAI refused the request (an invalid key, say),
-since the upload itself succeeded. Where the seed answered 500 (OpenAI failing or unreachable), Artboard
-answers 502 ``external_error``: a 500 in Artboard means a bug of its own, and a client that treated any 5xx as
-the seed's error keeps working.
+Statuses as seed 003 documented them: 400 for a file that is not an accepted image, 401 when there is no
+OpenAI key to use (no key session in ``X-Session-ID`` holding one, and no ``OPENAI_API_KEY``), 200 with
+OpenAI's own error object in ``openai_response`` when OpenAI refused the request (an invalid key, say), since
+the upload itself succeeded, and 500 when OpenAI failed or could not be reached: the one Artboard route whose
+500 is not a bug of its own, kept because seed 003's clients read it so; its body is the envelope with
+``external_error``.
 """
 
 from __future__ import annotations
@@ -55,14 +55,15 @@ AnalysesDep = Annotated[Analyses, Depends(get_analyses)]
         *BODY,
         403,
         429,
-        502,
+        500,
         notes={
             400: "Not a multipart form, no `uploaded_file`, or a file that is not an accepted image.",
             401: "Sign in first; or there is no OpenAI key to use: no key session in `X-Session-ID` holding one, "
             "and no `OPENAI_API_KEY` on the server.",
             413: "The file is too large, or over the quota.",
             429: "Too many of your jobs are waiting.",
-            502: "OpenAI failed or could not be reached (after retries), or did not answer in time: `detail` "
+            500: "Seed 003's status: OpenAI failed or could not be reached (after retries), or did not answer in time "
+            "(`external_error`): `detail` "
             "names the stored image and the analysis job.",
         },
     ),

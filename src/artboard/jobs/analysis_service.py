@@ -24,6 +24,13 @@ from artboard.models.job import SUCCEEDED
 ANALYSIS_SOURCE = "analysis"
 
 
+class OpenAIFailed(ExternalFailure):
+    """OpenAI failed, could not be reached or did not answer in time: seed 003 answered these with a 500, and
+    its clients read that status as "OpenAI failed", so this route keeps it (with the ``external_error`` code)."""
+
+    status = 500
+
+
 @dataclass(frozen=True)
 class Analysis:
     image_id: str
@@ -41,7 +48,8 @@ class Analyses:
 
     async def analyze(self, owner_id: str, data: bytes, *, title: str, session_id: str | None) -> Analysis:
         """Store the image (400 if it is not one), queue its analysis with the user's or the operator's key (401
-        without one), wait for OpenAI's answer and keep it with the image; 502 when OpenAI failed or is late."""
+        without one), wait for OpenAI's answer and keep it with the image; 500 (seed 003's status) when OpenAI
+        failed or is late."""
         async with transaction(self._sessions) as db:
             image, _ = await self._library.add_image(db, owner_id, data, title=title, source=ANALYSIS_SOURCE)
             submitted = await self._jobs.submit(
@@ -49,7 +57,7 @@ class Analyses:
             )
         job = await self._jobs.wait(owner_id, submitted.job.id, self._wait_s)
         if job is None:
-            raise ExternalFailure(
+            raise OpenAIFailed(
                 f"The analysis did not finish within {self._wait_s:g} s; it goes on as /api/jobs/{submitted.job.id}.",
                 detail={"image_id": image.id, "job_id": submitted.job.id},
             )
@@ -63,14 +71,14 @@ class Analyses:
 
 def _openai_response(job: Job, image_id: str) -> dict[str, Any]:
     """What OpenAI answered: the completion, or the error object of a refusal; a failure without an answer
-    (OpenAI unreachable or failing after retries, the job canceled) is a 502."""
+    (OpenAI unreachable or failing after retries, the job canceled) is seed 003's 500."""
     if job.status == SUCCEEDED:
         completion: dict[str, Any] = (job.result or {})["data"]["openai_response"]
         return completion
     refused: dict[str, Any] | None = (job.provider_state or {}).get(ERROR_STATE)
     if refused is not None:
         return refused
-    raise ExternalFailure(
+    raise OpenAIFailed(
         job.error_message or f"The analysis ended {job.status}.",
         detail={"image_id": image_id, "job_id": job.id, "status": job.status, "code": job.error_code},
     )

@@ -220,7 +220,7 @@ class Jobs:
                     if job.status in FINISHED:
                         return job
                     while (message := await subscription.get()) is not None:
-                        if job_id in message:
+                        if job_id in message and _may_have_ended(message):
                             break
                     else:
                         await asyncio.sleep(0.05)  # the subscription ended: look again
@@ -255,3 +255,11 @@ class Jobs:
                 state = await self.queue_state(db)
                 return {"live_workers": state["live_workers"], "queued": state["counts"][QUEUED]}
         return {"live_workers": None, "queued": None}
+
+
+def _may_have_ended(message: str) -> bool:
+    """Whether a published event may say its job finished: only then is the job read again."""
+    try:
+        return json.loads(message)["job"]["status"] in FINISHED
+    except (ValueError, KeyError, TypeError):
+        return True
