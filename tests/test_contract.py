@@ -36,8 +36,10 @@ schema = schemathesis.openapi.from_dict(
 
 
 # Signing out ends the caller's session, which would sign out every operation after it: each of its calls
-# signs in afresh instead (so it still runs with a token, and the other operations keep theirs).
+# signs in afresh instead (so it still runs with a token, and the other operations keep theirs). Signing out
+# everywhere would end those too: each of its calls is made by a user of its own.
 ENDS_THE_SESSION = {"POST /api/auth/logout"}
+ENDS_EVERY_SESSION = {"POST /api/auth/logout-all"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,9 @@ class Caller:
     def headers_for(self, operation: str) -> dict[str, str]:
         if self.account is None:
             return {}
+        if operation in ENDS_EVERY_SESSION:
+            with httpx.Client(base_url=self.base_url) as client:
+                return register_and_login(client, "contract-throwaway").headers
         if operation in ENDS_THE_SESSION:
             with httpx.Client(base_url=self.base_url) as client:
                 tokens = client.post("/auth/login", json={"email": self.account.email, "password": PASSWORD})
@@ -126,6 +131,7 @@ BODIES: list[tuple[str, dict[str, set[str]] | None, set[str]]] = [
     ("POST /api/collections/{collection}/auth-refresh", None, set()),
     ("POST /api/auth/refresh", None, set()),
     ("POST /api/auth/logout", None, set()),
+    ("POST /api/auth/logout-all", None, set()),
     ("POST /api/trash/{item_id}/restore", None, set()),
     ("POST /api/admin/maintenance", None, set()),
 ]

@@ -54,8 +54,9 @@ class Studio:
         return self.data_dir.parent / "serve.log"
 
     def start(self, *flags: str) -> None:
-        # The child imports the same Artboard as this test process (a checkout's src, or the installed package).
-        env = {"PYTHONPATH": str(Path(artboard.__file__).parents[1])}
+        # The child imports the same Artboard as this test process (a checkout's src, or the installed package);
+        # the vault's key derivation at its lowest allowed cost keeps storing and unlocking keys quick.
+        env = {"PYTHONPATH": str(Path(artboard.__file__).parents[1]), "ARTBOARD_VAULT_KDF_ITERATIONS": "100000"}
         argv = [ARTBOARD, "serve", "--port", str(self.port), "--data-dir", str(self.data_dir), *flags]
         self._stack = ExitStack()
         self.process = self._stack.enter_context(
@@ -122,7 +123,7 @@ def open_page(browser: Browser, studio: Studio) -> Iterator[Callable[..., Watche
     own_host = urlsplit(studio.url).netloc
 
     def open_one(viewport: dict[str, int] | None = None) -> Watched:
-        context = browser.new_context(base_url=studio.url, viewport=viewport or DESKTOP)
+        context = browser.new_context(base_url=studio.url, viewport=viewport or DESKTOP, locale="en-US")
         page = context.new_page()
         watched = Watched(page, [])
 

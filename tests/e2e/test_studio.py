@@ -4,12 +4,14 @@ source → folder → trash → restore, at desktop and phone width; failure pat
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+import artboard.web
 from tests import photos
 from tests.e2e.conftest import DESKTOP, PASSWORD, PHONE, Studio, Watched, audit, shot, sign_up
 from tests.support import unique_email
@@ -187,3 +189,10 @@ def test_sign_in_failures_each_say_what_happened(studio: Studio, open_page: Call
         httpx.post(f"{studio.url}/api/auth/login", json={"email": email, "password": "wrong wrong"})
     sign_in(PASSWORD)
     expect(error).to_contain_text("Too many failed sign-in attempts. Try again in")
+
+
+def test_the_whole_page_stays_under_its_budget() -> None:
+    """Issue 10: everything the page can load (HTML, scripts, styles, icons) under 250 KB before compression."""
+    static = Path(artboard.web.__file__).parent / "static"
+    sizes = {file.relative_to(static).as_posix(): file.stat().st_size for file in static.rglob("*") if file.is_file()}
+    assert sum(sizes.values()) < 250_000, sizes

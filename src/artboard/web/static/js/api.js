@@ -13,6 +13,9 @@ export class ApiError extends Error {
   }
 }
 
+// Routes whose 401 means wrong credentials, not an ended session: never refreshed, never a sign-out.
+const CREDENTIAL_CHECKS = new Set(["/api/auth/login", "/api/auth/register", "/api/auth/refresh", "/api/auth/password", "/api/admin/first-run"]);
+
 let refreshing = null;
 let signedOutHandler = () => {};
 
@@ -45,9 +48,12 @@ export async function api(path, options = {}) {
   } catch {
     throw new ApiError(0, "network", OFFLINE);
   }
-  if (response.status === 401 && !path.startsWith("/api/auth/") && options.retried !== true) {
+  if (response.status === 401 && !CREDENTIAL_CHECKS.has(path) && options.retried !== true) {
     if (await refreshSession()) return api(path, { ...options, retried: true });
+    // The session is over (expired, or ended everywhere): the page shows the sign-in form, and this call
+    // never settles, so the view that made it draws no error over that form.
     signedOutHandler();
+    return new Promise(() => {});
   }
   if (!response.ok) throw await toError(response);
   if (raw) return response;

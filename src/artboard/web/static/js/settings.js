@@ -176,14 +176,23 @@ function signingSecret(secret) {
 
 function spending(stats) {
   if (!stats) return h("p", { class: "muted" }, "Spending figures are not set up on this server yet.");
-  const figure = (label, value) => h("div", { class: "figure" }, h("dt", { class: "muted" }, label), h("dd", {}, value));
+  return figures(
+    [
+      ["Total spent", formatMoney(stats.total_spent)],
+      ["Last 30 days", formatMoney(stats.recent_spending)],
+      ["Images paid for", String(stats.total_images)],
+      ["Average per image", formatMoney(stats.average_cost)],
+    ],
+    { id: "spending" },
+  );
+}
+
+/** Labelled figures in a row: the spending, the queue's counts. */
+function figures(entries, attributes = {}) {
   return h(
     "dl",
-    { class: "figures", id: "spending" },
-    figure("Total spent", formatMoney(stats.total_spent)),
-    figure("Last 30 days", formatMoney(stats.recent_spending)),
-    figure("Images paid for", String(stats.total_images)),
-    figure("Average per image", formatMoney(stats.average_cost)),
+    { class: "figures", ...attributes },
+    entries.map(([label, value]) => h("div", { class: "figure" }, h("dt", { class: "muted" }, label), h("dd", {}, value))),
   );
 }
 
@@ -199,11 +208,7 @@ export async function renderAdmin(main) {
     return;
   }
   const again = () => renderAdmin(main);
-  const counts = h(
-    "dl",
-    { class: "figures" },
-    Object.entries(queue.counts).map(([name, count]) => h("div", { class: "figure" }, h("dt", { class: "muted" }, name.replace("_", " ")), h("dd", {}, String(count)))),
-  );
+  const counts = figures(Object.entries(queue.counts).map(([name, count]) => [name.replace("_", " "), String(count)]));
   const toggle = h(
     "button",
     {
