@@ -95,9 +95,9 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     async with AsyncExitStack() as closing:
         engine = create_engine(settings.database_url)
         closing.push_async_callback(engine.dispose)
-        # Blob bookkeeping commits in transactions of its own, on connections outside the request pool:
-        # a request holding a pooled connection must never wait for a second one from the same pool.
-        side_engine = create_engine(settings.database_url, pooled=False)
+        # Blob bookkeeping commits in transactions of its own, on a pool of its own: a request holding a
+        # connection of the request pool must never wait for a second one from that pool.
+        side_engine = create_engine(settings.database_url)
         closing.push_async_callback(side_engine.dispose)
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         if redis is not None:

@@ -99,7 +99,6 @@ class FalEngine:
                 "GET", request["response_url"], headers, what="fetching the result", transient=True, expect=(200,)
             ),
         )
-        context.progress(0.9, "Copying the images")
         images = [
             await _patiently(deadline, functools.partial(self._download, image)) for image in output.get("images") or []
         ]
