@@ -36,7 +36,7 @@ def server(fal: FakeFal, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
         tmp_path_factory.mktemp("fal"),
         fal_base_url=fal.url,
         fal_key=fal.key,
-        fal_timeout_s=4,
+        fal_timeout_s=3,
         vault_kdf_iterations=100_000,
     ) as running:
         yield running
@@ -132,7 +132,7 @@ def test_the_users_own_key_from_a_key_session_comes_first(http: httpx.Client, us
         ("unauthorized", 502, "external_error", "FAL refused the key: Invalid authentication credentials"),
         ("invalid", 502, "external_error", "the prompt is too spicy"),
         ("model_error", 502, "external_error", "CUDA out of memory"),
-        ("held", 502, "external_error", "FAL did not finish within 4 s"),
+        ("held", 502, "external_error", "FAL did not finish within 3 s"),
     ],
     ids=["401 from FAL", "422 from FAL", "model error", "FAL's deadline"],
 )
