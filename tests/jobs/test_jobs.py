@@ -7,6 +7,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -287,6 +288,27 @@ def test_the_queued_cap_refuses_more_with_429(http: httpx.Client, user: Account,
         assert "6 jobs waiting" in body["message"] and refused.headers["retry-after"]
         for response in waiting:
             http.post(f"/api/jobs/{response.json()['id']}/cancel", headers=user.headers).raise_for_status()
+    finally:
+        http.post("/api/admin/queue/resume", headers=boss.headers).raise_for_status()
+
+
+def test_the_queued_cap_holds_against_simultaneous_submits(
+    jobs_server: LiveServer, http: httpx.Client, user: Account, boss: Account, gate: Gate
+) -> None:
+    image_id = source(http, user)
+    http.post("/api/admin/queue/pause", headers=boss.headers).raise_for_status()
+
+    def one_submit(_: int) -> httpx.Response:
+        with httpx.Client(base_url=jobs_server.url, timeout=30) as client:
+            return submit(client, user, image_id)
+
+    try:
+        with ThreadPoolExecutor(10) as pool:
+            replies = list(pool.map(one_submit, range(10)))
+        cap = SETTINGS["max_queued_per_user"]
+        assert sorted(reply.status_code for reply in replies) == [202] * cap + [429] * (10 - cap)
+        for accepted in (reply for reply in replies if reply.status_code == 202):
+            http.post(f"/api/jobs/{accepted.json()['id']}/cancel", headers=user.headers).raise_for_status()
     finally:
         http.post("/api/admin/queue/resume", headers=boss.headers).raise_for_status()
 

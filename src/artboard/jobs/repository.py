@@ -11,7 +11,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from artboard.models import EventCounter, Job, JobEvent, QueueFlag, WorkerRow
+from artboard.models import EventCounter, Job, JobEvent, QueueFlag, User, WorkerRow
 from artboard.models.job import QUEUED, RUNNING
 
 
@@ -53,6 +53,19 @@ async def jobs(
     return list(rows.scalars()), total
 
 
+async def hold_submits(db: AsyncSession, owner_id: str) -> None:
+    """Keep the user's other submits out until this transaction ends, so the queued cap and the budget are
+    checked against what is really there: a write that changes nothing takes the user's row lock on
+    PostgreSQL (rows merely referencing the user do not wait for it) and the write lock on SQLite (whose driver
+    runs a SELECT outside the transaction, so only a write serialises)."""
+    await db.execute(
+        update(User)
+        .where(User.id == owner_id)
+        .values(updated=User.updated)  # ``updated`` would move by itself
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def queued_count(db: AsyncSession, owner_id: str) -> int:
     query = select(func.count()).select_from(Job).where(Job.owner_id == owner_id, Job.status == QUEUED)
     return int((await db.execute(query)).scalar_one())
@@ -87,11 +100,18 @@ async def queue_position(db: AsyncSession, job: Job) -> int:
 
 
 async def claim(
-    db: AsyncSession, worker_id: str, limit: int, max_running_per_user: int, now: datetime, lease_until: datetime
+    db: AsyncSession,
+    worker_id: str,
+    limit: int,
+    max_running_per_user: int,
+    now: datetime,
+    lease_until: datetime,
+    unless_flag: str,
 ) -> list[Job]:
     """Take up to ``limit`` queued jobs for this worker, fairly: every user's next job before anyone's
     second (ranked per user by priority, then age), never more than ``max_running_per_user`` running per
-    user. The conditional UPDATE makes a job one worker's even when two pick the same candidates."""
+    user, and none while the flag ``unless_flag`` is on (the queue paused). The conditional UPDATE makes a
+    job one worker's even when two pick the same candidates."""
     running = (
         select(Job.owner_id, func.count().label("running")).where(Job.status == RUNNING).group_by(Job.owner_id)
     ).subquery()
@@ -110,7 +130,10 @@ async def claim(
     candidates = (
         select(ranked.c.id)
         .outerjoin(running, running.c.owner_id == ranked.c.owner_id)
-        .where(turn <= max_running_per_user)
+        .where(
+            turn <= max_running_per_user,
+            ~select(QueueFlag.name).where(QueueFlag.name == unless_flag, QueueFlag.enabled.is_(True)).exists(),
+        )
         .order_by(turn, ranked.c.priority.desc(), ranked.c.created, ranked.c.id)
         .limit(limit)
     )

@@ -102,6 +102,7 @@ class Jobs:
         digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
         if idempotency_key is not None and (earlier := await repository.job_by_key(db, owner_id, idempotency_key)):
             return Submitted(self._same_request(earlier, digest), replayed=True)
+        await repository.hold_submits(db, owner_id)
         queued = await repository.queued_count(db, owner_id)
         if queued >= self._limits.max_queued_per_user:
             raise RateLimited(

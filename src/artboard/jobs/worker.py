@@ -33,7 +33,7 @@ from artboard.jobs.service import CANCEL_CHANNEL, PAUSED, Jobs
 from artboard.kit.pubsub import PubSub
 from artboard.library.service import Library
 from artboard.models import Job, WorkerRow
-from artboard.models.base import utcnow
+from artboard.models.base import new_id, utcnow
 from artboard.models.job import CANCELED, FAILED, QUEUED, RUNNING, SUCCEEDED, TIMED_OUT
 from artboard.vault.crypto import CannotOpen
 
@@ -130,11 +130,11 @@ class Worker:
         if free <= 0:
             return
         async with transaction(self._sessions) as db:
-            if await repository.is_flag_on(db, PAUSED):
-                return
             now = utcnow()
             lease_until = now + timedelta(seconds=self._settings.lease_s)
-            claimed = await repository.claim(db, self.id, free, self._settings.max_running_per_user, now, lease_until)
+            claimed = await repository.claim(
+                db, self.id, free, self._settings.max_running_per_user, now, lease_until, unless_flag=PAUSED
+            )
             for job in claimed:
                 await self._jobs.events.record(db, job)
         for job in claimed:
@@ -264,6 +264,7 @@ class Worker:
     async def _succeed(self, job: Job, result: EngineResult) -> None:
         """Store the outputs and finish, in one transaction: a worker that lost the job writes nothing."""
         now = utcnow()
+        image_ids = [new_id() for _ in result.images]  # named now, so the finishing UPDATE carries the result
         async with transaction(self._sessions) as db:
             blobs = await self._library.store(db, job.owner_id, [output.data for output in result.images])
             moved = await repository.transition(
@@ -274,6 +275,7 @@ class Worker:
                     "status": SUCCEEDED,
                     "progress": 1.0,
                     "message": "Done.",
+                    "result": {"images": image_ids, "data": result.data},
                     "cost": result.cost,
                     "finished": now,
                     "updated": now,
@@ -289,19 +291,19 @@ class Worker:
                 if moved is None:
                     log.warning("job %s was taken over before it finished here; its result is dropped", job.id)
                     return
-                moved.status, moved.message, moved.progress = CANCELED, "Canceled.", job.progress
+                moved.status, moved.message, moved.progress, moved.result = CANCELED, "Canceled.", job.progress, None
                 await db.flush()
                 await self._jobs.events.record(db, moved)
                 return
             await self._jobs.paid.charge(db, moved, self._jobs.catalog.model(job.model), result)
             lineage = {"engine": job.engine, "model": job.model, "parameters": job.input.get("parameters", {})}
             folder_id = await self._library.folder_if_kept(db, job.owner_id, job.input.get("folder_id"))
-            image_ids = []
-            for output, blob in zip(result.images, blobs, strict=True):
-                image, _ = await self._library.add_image(
+            for image_id, output, blob in zip(image_ids, result.images, blobs, strict=True):
+                await self._library.add_image(
                     db,
                     job.owner_id,
                     blob,
+                    image_id=image_id,
                     title=output.title,
                     folder_id=folder_id,
                     details=output.details,
@@ -310,9 +312,6 @@ class Worker:
                     source_image_id=job.input.get("image_id"),
                     lineage={**lineage, "cost": result.cost / max(1, len(result.images))},
                 )
-                image_ids.append(image.id)
-            moved.result = {"images": image_ids, "data": result.data}
-            await db.flush()
             await self._jobs.events.record(db, moved)
 
     async def _finish(

@@ -144,16 +144,6 @@ async def spending_totals(db: AsyncSession, owner_id: str, since: datetime | Non
     return float(amount), int(units)
 
 
-async def lock_budget(db: AsyncSession, owner_id: str) -> float | None:
-    """The user's own budget, None for the server's, read by a write that changes nothing: it holds a second
-    paid submit of the user's until the caller's transaction ends, on PostgreSQL (the row's lock, which rows
-    merely referencing the user do not wait for) and on SQLite (whose driver runs a SELECT outside the
-    transaction, so only a write takes the database's write lock)."""
-    statement = (
-        update(User)
-        .where(User.id == owner_id)
-        .values(monthly_budget=User.monthly_budget, updated=User.updated)  # ``updated`` would move by itself
-        .returning(User.monthly_budget)
-        .execution_options(synchronize_session=False)
-    )
-    return (await db.execute(statement)).scalar_one_or_none()
+async def monthly_budget(db: AsyncSession, owner_id: str) -> float | None:
+    """The user's own budget; None for the server's."""
+    return (await db.execute(select(User.monthly_budget).where(User.id == owner_id))).scalar_one_or_none()

@@ -19,7 +19,7 @@ from artboard.library import repository
 from artboard.library.schemas import CollectionItemJson
 from artboard.media.service import Media
 from artboard.models import Blob, Folder, Image, Preference
-from artboard.models.base import ID_PATTERN, utcnow
+from artboard.models.base import ID_PATTERN, new_id, utcnow
 
 VARIANTS = ("original", "thumb", "square")
 THUMBNAIL_NAME = re.compile(rf"^thumbnail_({ID_PATTERN})\.jpg$")
@@ -179,6 +179,7 @@ class Library:
         job_id: str | None = None,
         source_image_id: str | None = None,
         lineage: dict[str, Any] | None = None,
+        image_id: str | None = None,
     ) -> tuple[Image, Blob]:
         if folder_id is not None:
             if not re.fullmatch(ID_PATTERN, folder_id):
@@ -186,6 +187,7 @@ class Library:
             await self.folder(db, owner_id, folder_id)
         blob = data if isinstance(data, Blob) else await self.media.ingest(db, owner_id, data)
         image = Image(
+            id=image_id or new_id(),
             owner_id=owner_id,
             blob_id=blob.id,
             folder_id=folder_id,

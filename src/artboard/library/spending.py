@@ -60,9 +60,9 @@ class Spending:
 
     async def check_budget(self, db: AsyncSession, owner_id: str, adding: float) -> None:
         """Refuse a paid job (402) when this month's charges, the estimates of the user's jobs still waiting or
-        running and this one's (``adding``) would pass the user's monthly budget. The budget is read first, with
-        the lock that keeps a second submit of the user's out until this one's transaction ends."""
-        budget = await repository.lock_budget(db, owner_id)
+        running and this one's (``adding``) would pass the user's monthly budget. The caller holds the user's
+        submit lock (``jobs.repository.hold_submits``), so two submits cannot both fit the same room."""
+        budget = await repository.monthly_budget(db, owner_id)
         if budget is None:
             budget = self._default_budget
         if budget <= 0 or adding <= 0:
