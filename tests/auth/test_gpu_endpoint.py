@@ -136,6 +136,22 @@ def test_every_change_answers_a_new_signing_secret_that_is_shown_only_then(
     assert stored and secrets[1] not in stored, "kept sealed, never in clear"
 
 
+@pytest.mark.parametrize("endpoint", [EARLIER, None], ids=["with an endpoint", "without"])
+def test_signing_up_with_an_endpoint_answers_its_signing_secret_once(
+    server: LiveServer, client: httpx.Client, endpoint: str | None
+) -> None:
+    body = {"email": unique_email(), "password": PASSWORD, "gpu_endpoint": endpoint}
+    registered = client.post("/auth/register", json=body)
+    assert registered.status_code == 201, registered.text
+    assert registered.headers["cache-control"] == "no-store"
+    secret = registered.json()["signing_secret"]
+    ((stored,),) = run_sql(server, "SELECT gpu_signing_secret FROM users WHERE id = :id", id=registered.json()["id"])
+    if endpoint is None:
+        assert secret is None and stored is None
+    else:
+        assert re.fullmatch(r"absec_[A-Za-z0-9_-]{43}", secret) and stored and secret not in stored
+
+
 def test_clearing_the_endpoint_clears_its_secret(server: LiveServer, client: httpx.Client, account: Account) -> None:
     client.put("/auth/gpu-endpoint", json={"gpu_endpoint": EARLIER}, headers=account.headers)
     cleared = client.put("/auth/gpu-endpoint", json={"gpu_endpoint": None}, headers=account.headers)

@@ -87,11 +87,17 @@ def _clear_cookies(response: Response, settings: Settings) -> None:
 # ---- seed 002: bearer access + refresh pair ----------------------------------------------------------
 
 
-@router.post("/auth/register", status_code=status.HTTP_201_CREATED, response_model=UserOut, responses=_REGISTER_ERRORS)
-async def register(body: RegisterRequest, db: Db, accounts: AccountsDep, settings: SettingsDep) -> Any:
-    """Create an account (email, password, optional GPU endpoint)."""
+@router.post(
+    "/auth/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=GpuEndpointOut,
+    responses=_REGISTER_ERRORS,
+    dependencies=[NoStore],
+)
+async def register(body: RegisterRequest, db: Db, accounts: AccountsDep, settings: SettingsDep) -> GpuEndpointOut:
+    """Create an account (email, password, optional GPU endpoint: its signing secret is answered this once)."""
     endpoint = str(body.gpu_endpoint) if body.gpu_endpoint else None
-    return await accounts.register(
+    user, secret = await accounts.register_with_gpu_endpoint(
         db,
         str(body.email),
         body.password,
@@ -99,6 +105,7 @@ async def register(body: RegisterRequest, db: Db, accounts: AccountsDep, setting
         gpu_endpoint=endpoint,
         gpu_allowlist=settings.gpu_endpoint_allowlist,
     )
+    return GpuEndpointOut(**UserOut.model_validate(user).model_dump(), signing_secret=secret)
 
 
 @router.post(

@@ -122,6 +122,24 @@ class Accounts:
             raise Conflict("An account with this email or username already exists.") from None
         return user
 
+    async def register_with_gpu_endpoint(
+        self,
+        db: AsyncSession,
+        email: str,
+        password: str,
+        *,
+        username: str | None,
+        gpu_endpoint: str | None,
+        gpu_allowlist: Sequence[str],
+    ) -> tuple[User, str | None]:
+        """Seed 002's sign-up: an account whose GPU endpoint, when given, gets its signing secret at once (shown
+        in this reply only), so GPU jobs work without a second call to ``PUT /auth/gpu-endpoint``."""
+        user = await self.register(
+            db, email, password, username=username, gpu_endpoint=gpu_endpoint, gpu_allowlist=gpu_allowlist
+        )
+        secret = self._gpu_signing.renew(user) if gpu_endpoint is not None else None
+        return user, secret
+
     async def mirror(self, db: AsyncSession, external_id: str, email: str, username: str | None) -> User:
         """The local row of a user an identity provider vouches for: made on first sight, its email and username
         kept as the provider has them. ``email_key`` holds the external id, so the row never collides with, nor

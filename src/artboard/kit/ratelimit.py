@@ -80,11 +80,12 @@ class PasswordAttempts:
         self._window_s = window_s
 
     async def count(self, account_key: str, ip_key: str) -> int:
-        """Count one attempt; 0 when it may go ahead, else the seconds until it may."""
-        return max(
-            await self._failures.hit(account_key, self._per_account, self._window_s),
-            await self._failures.hit(ip_key, self._per_ip, self._window_s),
-        )
+        """Count one attempt; 0 when it may go ahead, else the seconds until it may. The address counts only
+        attempts the account's limit lets through: in a burst against one account, an attempt the account
+        refuses must not use up the address's room before the ones it lets through are counted there."""
+        if wait := await self._failures.hit(account_key, self._per_account, self._window_s):
+            return wait
+        return await self._failures.hit(ip_key, self._per_ip, self._window_s)
 
     async def succeeded(self, account_key: str, ip_key: str) -> None:
         await self._failures.reset(account_key)
