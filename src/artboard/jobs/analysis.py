@@ -19,6 +19,7 @@ from artboard.auth.deps import CurrentUser
 from artboard.deps import SettingsDep, resources_of
 from artboard.errors import ValidationFailed
 from artboard.jobs.analysis_service import Analyses
+from artboard.library.replies import thumbnail_path
 from artboard.media.upload import read_upload_form
 from artboard.openapi import BODY, FILE, errors, object_schema, request_body
 
@@ -85,7 +86,7 @@ async def analyze_image(
     analysis = await analyses.analyze(user.id, form.file, title=title, session_id=x_session_id or None)
     return AnalysisOut(
         message=UPLOADED,
-        thumbnail=f"/api/thumbnails/thumbnail_{analysis.image_id}.jpg",
+        thumbnail=thumbnail_path(analysis.image_id),
         openai_response=analysis.openai_response,
         image_id=analysis.image_id,
     )

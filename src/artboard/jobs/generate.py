@@ -18,7 +18,7 @@ from artboard.jobs.replies import SubmitOptions, SubmitOptionsDep, SubmitReply
 from artboard.jobs.routes import job_json
 from artboard.jobs.schemas import Generated, GeneratedImage, GenerateImage, JobOut
 from artboard.jobs.service import Jobs, Submitted
-from artboard.library.replies import base_url
+from artboard.library.replies import base_url, file_url, thumbnail_path
 from artboard.models import Job
 from artboard.models.job import CANCELED, SUCCEEDED
 from artboard.openapi import BODY, PAID, errors
@@ -39,8 +39,8 @@ class GenerationReply(SubmitReply):
             images = [
                 GeneratedImage(
                     id=image_id,
-                    url=f"{self._base}/api/images/{image_id}/file?variant=original",
-                    thumbnail_url=f"{self._base}/api/thumbnails/thumbnail_{image_id}.jpg",
+                    url=file_url(self._base, image_id, "original"),
+                    thumbnail_url=self._base + thumbnail_path(image_id),
                 )
                 for image_id in (job.result or {}).get("images", [])
             ]

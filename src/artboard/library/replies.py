@@ -14,6 +14,15 @@ def base_url(request: Request, settings: Settings) -> str:
     return str(settings.public_url or request.base_url).rstrip("/")
 
 
+def thumbnail_path(image_id: str) -> str:
+    """Where seed 003's thumbnail route serves an image's 128 px thumbnail."""
+    return f"/api/thumbnails/thumbnail_{image_id}.jpg"
+
+
+def file_url(base: str, image_id: str, variant: str) -> str:
+    return f"{base}/api/images/{image_id}/file?variant={variant}"
+
+
 def image_out(image: Image, blob: Blob, base: str) -> ImageOut:
     return ImageOut(
         id=image.id,
@@ -27,9 +36,9 @@ def image_out(image: Image, blob: Blob, base: str) -> ImageOut:
         sha256=blob.sha256,
         metadata=image.details,
         lineage=lineage_out(image),
-        thumbnail_url=f"{base}/api/thumbnails/thumbnail_{image.id}.jpg",
-        square_url=f"{base}/api/images/{image.id}/file?variant=square",
-        original_url=f"{base}/api/images/{image.id}/file?variant=original",
+        thumbnail_url=base + thumbnail_path(image.id),
+        square_url=file_url(base, image.id, "square"),
+        original_url=file_url(base, image.id, "original"),
         created=image.created,
         updated=image.updated,
     )
@@ -49,7 +58,7 @@ def item_out(image: Image, blob: Blob, base: str) -> CollectionItemOut:
         content_type=blob.content_type,
         width=blob.width,
         height=blob.height,
-        thumbnail_url=f"{base}/api/thumbnails/thumbnail_{image.id}.jpg",
+        thumbnail_url=base + thumbnail_path(image.id),
         image_url=f"{base}/collection/items/{image.id}/image",
         created=image.created,
     )
