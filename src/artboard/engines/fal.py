@@ -23,6 +23,7 @@ import httpx
 
 from artboard.config import Settings
 from artboard.engines.base import EngineError, EngineResult, JobCanceled, JobContext, ModelInfo, OutputImage, Parameter
+from artboard.kit.capped_read import read_capped
 
 log = logging.getLogger("artboard.engines.fal")
 T = TypeVar("T")
@@ -243,16 +244,14 @@ class FalEngine:
                     raise EngineError(
                         "provider_error", f"FAL's image could not be fetched ({response.status_code}).", transient=True
                     )
-                data = bytearray()
-                async for chunk in response.aiter_bytes():
-                    data += chunk
-                    if len(data) > MAX_DOWNLOAD_BYTES:
-                        raise EngineError("provider_error", "FAL's image is larger than any image it makes.")
+                data, more = await read_capped(response, MAX_DOWNLOAD_BYTES)
+                if more:
+                    raise EngineError("provider_error", "FAL's image is larger than any image it makes.")
         except httpx.HTTPError as exc:
             raise EngineError(
                 "provider_unreachable", f"FAL's image could not be fetched: {exc}", transient=True
             ) from None
-        return bytes(data), image
+        return data, image
 
 
 async def _patiently(deadline: float, call: Callable[[], Awaitable[T]]) -> T:

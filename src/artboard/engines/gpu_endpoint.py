@@ -26,6 +26,7 @@ from PIL import Image
 from artboard.config import Settings
 from artboard.engines.base import EngineError, EngineResult, JobCanceled, JobContext, ModelInfo, OutputImage, Parameter
 from artboard.kit import call_signature
+from artboard.kit.capped_read import read_capped
 from artboard.kit.netguard import Allowlist, BlockedDestination, check_address, check_url
 from artboard.media.validation import FORMATS, ImageInfo, ImageRejected, inspect_image
 
@@ -184,7 +185,7 @@ class GpuEndpointEngine:
                 "Artboard does not follow redirects: register the final URL.",
             )
         if not response.is_success:
-            excerpt, more = await _read(response, EXCERPT_BYTES)
+            excerpt, more = await read_capped(response, EXCERPT_BYTES)
             text = " ".join(excerpt.decode(errors="replace").split()) + ("..." if more else "")
             raise EngineError(
                 "gpu_error",
@@ -193,7 +194,7 @@ class GpuEndpointEngine:
             )
         declared = response.headers.get("content-length", "")
         too_large = declared.isdigit() and int(declared) > self._max_bytes
-        data, more = (b"", True) if too_large else await _read(response, self._max_bytes)
+        data, more = (b"", True) if too_large else await read_capped(response, self._max_bytes)
         if more:
             raise EngineError(
                 "gpu_response_too_large", f"Your GPU server's reply is larger than {self._max_bytes} bytes."
@@ -217,16 +218,6 @@ async def _resolve(host: str, port: int) -> list[str]:
             "gpu_unreachable", f"Your GPU server's host {host} could not be resolved ({exc}).", transient=True
         ) from None
     return list(dict.fromkeys(str(sockaddr[0]) for *_, sockaddr in found))
-
-
-async def _read(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
-    """At most ``limit`` bytes of the body, read no further, and whether there was more."""
-    data = bytearray()
-    async for chunk in response.aiter_bytes():
-        data += chunk
-        if len(data) > limit:
-            return bytes(data[:limit]), True
-    return bytes(data), False
 
 
 async def _until_stopped(context: JobContext, call: Coroutine[Any, Any, bytes]) -> bytes:
