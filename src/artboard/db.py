@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 
 from artboard.errors import AppError
+from artboard.kit.sqlite_driver import OneTripDBAPI
 
 log = logging.getLogger("artboard.db")
 
@@ -22,7 +23,9 @@ def create_engine(database_url: str, *, pooled: bool = True) -> AsyncEngine:
     Statement parameters are never put into error messages or logs (they may hold password hashes)."""
     pool: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
     if database_url.startswith("sqlite"):
-        engine = create_async_engine(database_url, connect_args={"timeout": 30}, hide_parameters=True, **pool)
+        engine = create_async_engine(
+            database_url, module=OneTripDBAPI(), connect_args={"timeout": 30}, hide_parameters=True, **pool
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     sizes = {"pool_size": 10, "max_overflow": 20} if pooled else {}

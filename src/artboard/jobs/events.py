@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from artboard.jobs import repository
 from artboard.jobs.schemas import job_out
 from artboard.kit.pubsub import PubSub, Subscription
 from artboard.models import Job, JobEvent
+from artboard.models.base import utcnow
 from artboard.models.job import FINISHED
 
 EVENT_TYPE = "job.updated"
@@ -60,12 +61,35 @@ class EventLog:
 
     async def record(self, db: AsyncSession, job: Job, queue_position: int | None = None) -> None:
         """Write the job's current state as its owner's next event; published after the commit."""
-        seq = await repository.next_seq(db, job.owner_id)
-        payload = job_out(job, queue_position).model_dump(mode="json")
-        db.add(JobEvent(owner_id=job.owner_id, seq=seq, job_id=job.id, type=EVENT_TYPE, payload=payload))
-        message = json.dumps({"type": EVENT_TYPE, "seq": seq, "job": payload})
-        channel = user_channel(job.owner_id)
-        after_commit(db, lambda: self._pubsub.publish(channel, message))
+        await self.record_all(db, [(job, queue_position)])
+
+    async def record_all(self, db: AsyncSession, changes: Sequence[tuple[Job, int | None]]) -> None:
+        """Write each job's current state (with its queue position, if given) as an event, in this order: one
+        counter update per user and one insert for them all, however many there are."""
+        by_owner: dict[str, int] = {}
+        for job, _ in changes:
+            by_owner[job.owner_id] = by_owner.get(job.owner_id, 0) + 1
+        next_seq = {}
+        for owner_id, count in by_owner.items():
+            next_seq[owner_id] = await repository.take_seqs(db, owner_id, count) - count + 1
+        rows: list[dict[str, Any]] = []
+        published: list[tuple[str, str]] = []
+        now = utcnow()
+        for job, queue_position in changes:
+            seq = next_seq[job.owner_id]
+            next_seq[job.owner_id] = seq + 1
+            payload = job_out(job, queue_position).model_dump(mode="json")
+            rows.append(
+                dict(owner_id=job.owner_id, seq=seq, job_id=job.id, type=EVENT_TYPE, payload=payload, created=now)
+            )
+            published.append((user_channel(job.owner_id), json.dumps({"type": EVENT_TYPE, "seq": seq, "job": payload})))
+        await repository.add_events(db, rows)
+        if published:
+            after_commit(db, lambda: self._publish(published))
+
+    async def _publish(self, events: list[tuple[str, str]]) -> None:
+        for channel, message in events:
+            await self._pubsub.publish(channel, message)
 
     async def since(
         self, db: AsyncSession, owner_id: str, seq: int, *, job_id: str | None = None, limit: int = 1000

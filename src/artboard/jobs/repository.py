@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -73,30 +73,34 @@ async def queued_count(db: AsyncSession, owner_id: str) -> int:
 
 async def queue_position(db: AsyncSession, job: Job) -> int:
     """Where a queued job stands in the fair order: its rank among its owner's queued jobs, plus the jobs
-    other users get to start in the rounds before (each user has one turn per round)."""
+    other users get to start in the rounds before (each user has one turn per round). One statement."""
     ahead_own = (
-        await db.execute(
-            select(func.count())
-            .select_from(Job)
-            .where(
-                Job.owner_id == job.owner_id,
-                Job.status == QUEUED,
-                or_(
-                    Job.priority > job.priority,
-                    and_(Job.priority == job.priority, Job.created < job.created),
-                    and_(Job.priority == job.priority, Job.created == job.created, Job.id < job.id),
-                ),
-            )
+        select((func.count() + 1).label("rank"))
+        .select_from(Job)
+        .where(
+            Job.owner_id == job.owner_id,
+            Job.status == QUEUED,
+            or_(
+                Job.priority > job.priority,
+                and_(Job.priority == job.priority, Job.created < job.created),
+                and_(Job.priority == job.priority, Job.created == job.created, Job.id < job.id),
+            ),
         )
-    ).scalar_one()
-    rank = int(ahead_own) + 1
-    others = await db.execute(
-        select(func.count())
+        .cte("ahead_own")
+    )
+    others = (
+        select(func.count().label("queued"))
         .select_from(Job)
         .where(Job.status == QUEUED, Job.owner_id != job.owner_id)
         .group_by(Job.owner_id)
+        .subquery("others")
     )
-    return rank + sum(min(int(count), rank - 1) for count in others.scalars())
+    before_in_rounds = select(
+        func.coalesce(
+            func.sum(case((others.c.queued < ahead_own.c.rank, others.c.queued), else_=ahead_own.c.rank - 1)), 0
+        )
+    ).scalar_subquery()
+    return int((await db.execute(select(ahead_own.c.rank + before_in_rounds))).scalar_one())
 
 
 async def claim(
@@ -163,6 +167,7 @@ async def transition(db: AsyncSession, job_id: str, expected: str, values: dict[
     """Move a job on only if it is still in ``expected`` (and, for a running job, still this worker's when
     ``values`` names a ``worker_id`` to match); None when someone else moved it first."""
     conditions = [Job.id == job_id, Job.status == expected]
+    values = dict(values)
     if "worker_id" in values:
         conditions.append(Job.worker_id == values.pop("worker_id"))
     result = await db.execute(
@@ -200,17 +205,24 @@ async def held_by(db: AsyncSession, worker_id: str) -> list[Job]:
     return list((await db.execute(query)).scalars())
 
 
-async def next_seq(db: AsyncSession, owner_id: str) -> int:
-    """The user's next event number, taken in the caller's transaction (which serialises a user's events)."""
+async def take_seqs(db: AsyncSession, owner_id: str, count: int) -> int:
+    """Take the user's next ``count`` event numbers in the caller's transaction (which serialises a user's
+    events); returns the last of them."""
     dialect = db.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(EventCounter)
-        .values(owner_id=owner_id, seq=1)
-        .on_conflict_do_update(index_elements=[EventCounter.owner_id], set_={"seq": EventCounter.seq + 1})
+        upsert(EventCounter)
+        .values(owner_id=owner_id, seq=count)
+        .on_conflict_do_update(index_elements=[EventCounter.owner_id], set_={"seq": EventCounter.seq + count})
         .returning(EventCounter.seq)
     )
     return int((await db.execute(statement)).scalar_one())
+
+
+async def add_events(db: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert events (one statement for them all: their ids are not needed back)."""
+    if rows:
+        await db.execute(insert(JobEvent), rows)
 
 
 async def latest_seq(db: AsyncSession, owner_id: str) -> int:

@@ -109,6 +109,7 @@ class Jobs:
                 f"You have {queued} jobs waiting, the most allowed; wait for some to finish or cancel some.",
                 retry_after=5,
             )
+        now = utcnow()
         job = Job(
             id=new_id(),
             owner_id=owner_id,
@@ -127,20 +128,19 @@ class Jobs:
             idempotency_key=idempotency_key,
             request_hash=digest,
             cancel_requested=False,
-            run_after=utcnow(),
+            created=now,
+            run_after=now,
         )
         await self.paid.prepare(db, job, model, session_id)
         db.add(job)
-        try:
-            async with db.begin_nested():
-                await db.flush()
-        except IntegrityError:  # the same key submitted at the same moment: that one wins
-            if (
-                idempotency_key is None
-                or (earlier := await repository.job_by_key(db, owner_id, idempotency_key)) is None
-            ):
-                raise
-            return Submitted(self._same_request(earlier, digest), replayed=True)
+        if idempotency_key is not None:
+            try:
+                async with db.begin_nested():
+                    await db.flush()
+            except IntegrityError:  # the same key submitted at the same moment: that one wins
+                if (earlier := await repository.job_by_key(db, owner_id, idempotency_key)) is None:
+                    raise
+                return Submitted(self._same_request(earlier, digest), replayed=True)
         position = await repository.queue_position(db, job)
         await self.events.record(db, job, position)
         after_commit(db, lambda: self._broker.announce([job.id]))

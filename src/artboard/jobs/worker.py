@@ -7,6 +7,12 @@ lease runs out any worker puts the job back in the queue (or fails it after its 
 is a conditional update on ``status = running AND worker_id = me`` in the transaction that stores the
 outputs, so a job delivered twice (a worker that was only slow) produces one result: the loser's
 transaction rolls back and its images are never written.
+
+Writes are group-committed: every change a job makes (claimed, progress, provider state, finished, requeued)
+is handed to the worker's loop, which writes all changes waiting at that moment, their events and the next
+claim in one transaction, each change in a savepoint of its own so one that fails leaves the others standing.
+A job's task goes on only once its change has committed. One writer per worker also means no SQLite writer
+waits on another of the same worker.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import os
 import secrets
 import socket
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -62,6 +69,11 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
+# A change of one job in the group-committed transaction: the job as changed, or None when it was no longer
+# this worker's to change.
+Change = Callable[[AsyncSession], Awaitable[Job | None]]
+
+
 @dataclass
 class _Running:
     job: Job
@@ -69,6 +81,18 @@ class _Running:
     stop_reason: str | None = None  # CANCELED or TIMED_OUT once asked to stop
     progress: tuple[float, str] | None = None
     progress_written: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class _ChangeFailed(Exception):
+    """A change failed in a round tried without savepoints: the round is written again with them."""
+
+
+@dataclass
+class _Write:
+    change: Change
+    done: asyncio.Future[Job | None]
+    record: bool  # write the changed job's event
+    ends: _Running | None  # the run this change ends (its slot is free once it commits)
 
 
 class Worker:
@@ -91,7 +115,9 @@ class Worker:
         self.id = worker_id
         self._running: dict[str, _Running] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._writes: list[_Write] = []
         self._wake = asyncio.Event()
+        self._look = True  # the queue may hold work for this worker: claim at the next commit
 
     async def run(self) -> None:
         """Runs until cancelled; on the way out, jobs still running go back to the queue at once."""
@@ -103,14 +129,16 @@ class Worker:
         try:
             while True:
                 try:
-                    await self._claim_and_start()
+                    await self._commit_round()
                 except Exception:
-                    log.exception("claiming jobs failed; trying again shortly")
+                    log.exception("writing jobs failed; trying again shortly")
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that arrives
                 # as the event fires, and the worker would outlive its server.
-                with contextlib.suppress(TimeoutError):
+                try:
                     async with asyncio.timeout(POLL_S):
                         await self._wake.wait()
+                except TimeoutError:
+                    self._look = True
                 self._wake.clear()
         finally:
             for running in self._running.values():
@@ -123,26 +151,94 @@ class Worker:
     async def _listen_for_work(self) -> None:
         while True:
             await self._broker.wait(POLL_S)
+            self._look = True
             self._wake.set()
 
-    async def _claim_and_start(self) -> None:
-        free = self._settings.concurrency - len(self._running)
-        if free <= 0:
-            return
-        async with transaction(self._sessions) as db:
-            now = utcnow()
-            lease_until = now + timedelta(seconds=self._settings.lease_s)
-            claimed = await repository.claim(
-                db, self.id, free, self._settings.max_running_per_user, now, lease_until, unless_flag=PAUSED
-            )
-            for job in claimed:
-                await self._jobs.events.record(db, job)
+    async def _write(self, change: Change, *, record: bool = True, ends: _Running | None = None) -> Job | None:
+        """Hand ``change`` to the next group commit; returns once it committed (raises if it failed)."""
+        return await self._queue_write(change, record=record, ends=ends)
+
+    def _queue_write(
+        self, change: Change, *, record: bool = True, ends: _Running | None = None
+    ) -> asyncio.Future[Job | None]:
+        write = _Write(change, asyncio.get_running_loop().create_future(), record, ends)
+        self._writes.append(write)
+        if ends is not None:
+            self._look = True  # a slot frees, and the owner may have one turn more
+        self._wake.set()
+        return write.done
+
+    async def _commit_round(self, *, claim: bool = True) -> None:
+        """Every change waiting now, their events and the next claim: one transaction. Changes rarely fail, so
+        they are tried together first; if one does, the round is written again with each change in a savepoint
+        of its own, so the one that failed leaves the others standing."""
+        writes = [write for write in self._writes if not write.done.cancelled()]
+        self._writes = []
+        try:
+            try:
+                outcomes, claimed = await self._commit(writes, claim, isolated=False)
+            except _ChangeFailed:
+                outcomes, claimed = await self._commit(writes, claim, isolated=True)
+        except BaseException as exc:
+            for write in writes:
+                if not write.done.done():
+                    write.done.set_exception(exc if isinstance(exc, Exception) else RuntimeError("worker stopped"))
+            raise
+        for write, outcome in zip(writes, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                if not write.done.done():
+                    write.done.set_exception(outcome)
+                continue
+            if write.ends is not None and self._running.get(write.ends.job.id) is write.ends:
+                del self._running[write.ends.job.id]
+            if not write.done.done():
+                write.done.set_result(outcome)
         for job in claimed:
             running = _Running(job)
             self._running[job.id] = running
             task = asyncio.create_task(self._execute(running))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    async def _commit(
+        self, writes: list[_Write], claim: bool, *, isolated: bool
+    ) -> tuple[list[Job | Exception | None], list[Job]]:
+        """One try at a round; without ``isolated``, a change that fails aborts it (``_ChangeFailed``)."""
+        outcomes: list[Job | Exception | None] = []
+        claimed: list[Job] = []
+        async with transaction(self._sessions) as db:
+            for write in writes:
+                try:
+                    if isolated:
+                        async with db.begin_nested():
+                            outcomes.append(await write.change(db))
+                    else:
+                        outcomes.append(await write.change(db))
+                except Exception as exc:
+                    if not isolated:
+                        raise _ChangeFailed from exc
+                    outcomes.append(exc)  # its savepoint is undone; the job's task decides what next
+            changed = [
+                (job, await repository.queue_position(db, job) if job.status == QUEUED else None)
+                for write, job in zip(writes, outcomes, strict=True)
+                if isinstance(job, Job) and write.record
+            ]
+            ending = sum(
+                1
+                for write, outcome in zip(writes, outcomes, strict=True)
+                if write.ends and not isinstance(outcome, Exception)
+            )
+            free = self._settings.concurrency - len(self._running) + ending
+            if claim and self._look and free > 0:
+                now = utcnow()
+                lease_until = now + timedelta(seconds=self._settings.lease_s)
+                claimed = await repository.claim(
+                    db, self.id, free, self._settings.max_running_per_user, now, lease_until, unless_flag=PAUSED
+                )
+                self._look = len(claimed) == free  # a full claim: there may be more
+                changed += [(job, None) for job in claimed]
+            await self._jobs.events.record_all(db, changed)
+        return outcomes, claimed
 
     # ---- one job -----------------------------------------------------------------------------------------
 
@@ -153,30 +249,32 @@ class Worker:
             result = await self._run_engine(running)
         except TimeoutError:
             running.stop.set()
-            await self._finish(job, TIMED_OUT, error=("timeout", f"The job ran longer than {self._timeout_text}."))
+            await self._finish(running, TIMED_OUT, error=self._timeout_error)
         except JobCanceled:
             if running.stop_reason == TIMED_OUT:
-                await self._finish(job, TIMED_OUT, error=("timeout", f"The job ran longer than {self._timeout_text}."))
+                await self._finish(running, TIMED_OUT, error=self._timeout_error)
             else:
-                await self._finish(job, CANCELED, message="Canceled.")
+                await self._finish(running, CANCELED, message="Canceled.")
         except EngineError as exc:
             if exc.transient and job.attempts < job.max_attempts:
-                await self._requeue(job, f"Retrying after: {exc.message}", delay_s=2.0**job.attempts)
+                await self._requeue(running, f"Retrying after: {exc.message}", delay_s=2.0**job.attempts)
             else:
-                await self._finish(job, FAILED, error=(exc.code, exc.message))
+                await self._finish(running, FAILED, error=(exc.code, exc.message))
         except AppError as exc:  # e.g. the source image was deleted meanwhile
-            await self._finish(job, FAILED, error=(exc.code, exc.message))
+            await self._finish(running, FAILED, error=(exc.code, exc.message))
         except Exception:
             log.exception("job %s failed in its engine", job.id)
-            await self._finish(job, FAILED, error=("internal_error", "The engine failed unexpectedly."))
+            await self._finish(running, FAILED, error=("internal_error", "The engine failed unexpectedly."))
         else:
             if running.stop_reason == CANCELED:
-                await self._finish(job, CANCELED, message="Canceled.")
+                await self._finish(running, CANCELED, message="Canceled.")
             else:
                 try:
-                    await self._succeed(job, result)
+                    await self._succeed(running, result)
                 except AppError as exc:  # the output is not an image Artboard can keep (or its quota is full)
-                    await self._finish(job, FAILED, error=("invalid_output", f"The result could not be kept: {exc}"))
+                    await self._finish(
+                        running, FAILED, error=("invalid_output", f"The result could not be kept: {exc}")
+                    )
         finally:
             writer.cancel()
             if self._running.get(job.id) is running:  # not a later claim of the same job taken meanwhile
@@ -184,8 +282,8 @@ class Worker:
             self._wake.set()
 
     @property
-    def _timeout_text(self) -> str:
-        return f"{self._settings.task_timeout_s:g} s"
+    def _timeout_error(self) -> tuple[str, str]:
+        return ("timeout", f"The job ran longer than {self._settings.task_timeout_s:g} s.")
 
     async def _run_engine(self, running: _Running) -> EngineResult:
         job = running.job
@@ -202,10 +300,8 @@ class Worker:
             return await self._library.media.original(blob)
 
         async def save_state(state: dict[str, Any]) -> None:
-            async with transaction(self._sessions) as db:
-                moved = await repository.transition(
-                    db, job.id, RUNNING, {"provider_state": state, "updated": utcnow(), "worker_id": self.id}
-                )
+            values = {"provider_state": state, "updated": utcnow(), "worker_id": self.id}
+            moved = await self._write(self._update_running(job.id, values), record=False)
             if moved is None:
                 raise JobCanceled("The job is no longer this worker's.")
             job.provider_state = state
@@ -247,26 +343,22 @@ class Worker:
             if running.progress is None:
                 continue
             fraction, message = running.progress
+            values = {"progress": fraction, "message": message, "updated": utcnow(), "worker_id": self.id}
             try:
-                async with transaction(self._sessions) as db:
-                    moved = await repository.transition(
-                        db,
-                        running.job.id,
-                        RUNNING,
-                        {"progress": fraction, "message": message, "updated": utcnow(), "worker_id": self.id},
-                    )
-                    if moved is not None:
-                        await self._jobs.events.record(db, moved)
+                await self._write(self._update_running(running.job.id, values))
             except Exception:
                 log.exception("progress of job %s not written", running.job.id)
             await asyncio.sleep(PROGRESS_INTERVAL_S)
 
-    async def _succeed(self, job: Job, result: EngineResult) -> None:
-        """Store the outputs and finish, in one transaction: a worker that lost the job writes nothing."""
-        now = utcnow()
+    async def _succeed(self, running: _Running, result: EngineResult) -> None:
+        """Store the outputs and finish: the files are written first, then the rows that keep them, the result
+        and the ledger commit together, so a worker that lost the job keeps nothing."""
+        job = running.job
+        blobs = await self._library.store(job.owner_id, [output.data for output in result.images])
         image_ids = [new_id() for _ in result.images]  # named now, so the finishing UPDATE carries the result
-        async with transaction(self._sessions) as db:
-            blobs = await self._library.store(db, job.owner_id, [output.data for output in result.images])
+
+        async def finish(db: AsyncSession) -> Job | None:
+            now = utcnow()
             moved = await repository.transition(
                 db,
                 job.id,
@@ -290,11 +382,11 @@ class Worker:
                 await self._library.media.release(db, {blob.id for blob in blobs})
                 if moved is None:
                     log.warning("job %s was taken over before it finished here; its result is dropped", job.id)
-                    return
+                    return None
                 moved.status, moved.message, moved.progress, moved.result = CANCELED, "Canceled.", job.progress, None
                 await db.flush()
-                await self._jobs.events.record(db, moved)
-                return
+                return moved
+            await self._library.keep(db, blobs)
             await self._jobs.paid.charge(db, moved, self._jobs.catalog.model(job.model), result)
             lineage = {"engine": job.engine, "model": job.model, "parameters": job.input.get("parameters", {})}
             folder_id = await self._library.folder_if_kept(db, job.owner_id, job.input.get("folder_id"))
@@ -312,10 +404,12 @@ class Worker:
                     source_image_id=job.input.get("image_id"),
                     lineage={**lineage, "cost": result.cost / max(1, len(result.images))},
                 )
-            await self._jobs.events.record(db, moved)
+            return moved
+
+        await self._write(finish, ends=running)
 
     async def _finish(
-        self, job: Job, status: str, *, error: tuple[str, str] | None = None, message: str | None = None
+        self, running: _Running, status: str, *, error: tuple[str, str] | None = None, message: str | None = None
     ) -> None:
         now = utcnow()
         values: dict[str, Any] = {
@@ -330,12 +424,16 @@ class Worker:
         }
         if error is not None:
             values["error_code"], values["error_message"] = error[0], error[1][:1000]
-        async with transaction(self._sessions) as db:
-            moved = await repository.transition(db, job.id, RUNNING, values)
-            if moved is not None:
-                await self._jobs.events.record(db, moved)
+        await self._write(self._update_running(running.job.id, values), ends=running)
 
-    async def _requeue(self, job: Job, message: str, *, delay_s: float = 0.0) -> None:
+    def _update_running(self, job_id: str, values: dict[str, Any]) -> Change:
+        """The change of a job that is still running here (``values`` names this worker as ``worker_id``)."""
+        return lambda db: repository.transition(db, job_id, RUNNING, values)
+
+    async def _requeue(self, running: _Running, message: str, *, delay_s: float = 0.0) -> None:
+        await self._write(self._requeuing(running.job, message, delay_s), ends=running)
+
+    def _requeuing(self, job: Job, message: str, delay_s: float = 0.0) -> Change:
         now = utcnow()
         values = {
             "status": QUEUED,
@@ -345,22 +443,29 @@ class Worker:
             "lease_until": None,
             "worker_id": self.id,
         }
-        async with transaction(self._sessions) as db:
+
+        async def requeue(db: AsyncSession) -> Job | None:
             moved = await repository.transition(db, job.id, RUNNING, values)
             if moved is not None:
                 moved.worker_id = None
                 await db.flush()
-                await self._jobs.events.record(db, moved, await repository.queue_position(db, moved))
+            return moved
+
+        return requeue
 
     async def _release_all(self) -> None:
-        """Leaving: every job the database has as this worker's goes back to the queue now instead of after
-        its lease. Asked of the database, not of ``_running``: a claim can commit just as the worker is
-        stopped, before its jobs were started here."""
+        """Leaving: changes still waiting are written, then every job the database has as this worker's goes
+        back to the queue now instead of after its lease. Asked of the database, not of ``_running``: a claim
+        can commit just as the worker is stopped, before its jobs were started here."""
         try:
+            await self._commit_round(claim=False)
             async with self._sessions() as db:
                 held = await repository.held_by(db, self.id)
-            for job in held:
-                await self._requeue(job, WAITING_AGAIN)
+            requeued = [self._queue_write(self._requeuing(job, WAITING_AGAIN)) for job in held]
+            try:
+                await self._commit_round(claim=False)
+            finally:
+                await asyncio.gather(*requeued, return_exceptions=True)
         except Exception:
             log.exception("could not put this worker's jobs back; their leases will")
         with contextlib.suppress(Exception):

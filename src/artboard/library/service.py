@@ -159,11 +159,13 @@ class Library:
 
     # ---- images -------------------------------------------------------------------------------------
 
-    async def store(self, db: AsyncSession, owner_id: str, images: list[bytes]) -> list[Blob]:
-        """Store several images' bytes before the caller's transaction writes anything: blob bookkeeping
-        commits on connections of its own, which would wait on a write this transaction already holds."""
-        with db.no_autoflush:
-            return [await self.media.ingest(db, owner_id, data) for data in images]
+    async def store(self, owner_id: str, images: list[bytes]) -> list[Blob]:
+        """Write several images' files ahead of the transaction that keeps them (``keep``), which then holds no
+        lock while files are written; until it commits, their rows stay pending."""
+        return await self.media.ingest_pending(owner_id, images)
+
+    async def keep(self, db: AsyncSession, blobs: list[Blob]) -> None:
+        await self.media.make_ready(db, blobs)
 
     async def add_image(
         self,

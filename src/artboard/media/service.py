@@ -62,6 +62,28 @@ class Media:
 
         Call it before the request writes anything else: the pending row commits in a transaction of its own.
         """
+        blob = await self._write_files(db, owner_id, data)
+        blob.state = "ready"
+        return blob
+
+    async def ingest_pending(self, owner_id: str, images: list[bytes]) -> list[Blob]:
+        """Blobs for these images with their files written, left ``pending`` (or already ready when the owner
+        had the same bytes) until ``make_ready`` in the transaction that uses them: for writers that keep no
+        transaction open while files are written. A crash in between leaves what the sweep removes."""
+        if not images:
+            return []
+        async with self._sessions() as db:
+            with db.no_autoflush:
+                return [await self._write_files(db, owner_id, data) for data in images]
+
+    async def make_ready(self, db: AsyncSession, blobs: list[Blob]) -> None:
+        for blob in blobs:
+            if blob.state != "ready":
+                await repository.set_state(db, blob.id, "ready")
+
+    async def _write_files(self, db: AsyncSession, owner_id: str, data: bytes) -> Blob:
+        """The owner's blob for these bytes: an existing ready one, or one whose files are now written and
+        whose row is still pending."""
         info = await asyncio.to_thread(
             inspect_image, io.BytesIO(data), self.limits.allowed_types, self.limits.max_pixels
         )
@@ -85,7 +107,6 @@ class Media:
         except Exception as exc:
             await self._abandon(blob.id)
             raise ExternalFailure("File storage failed; nothing was saved. Try again.") from exc
-        blob.state = "ready"
         return blob
 
     @staticmethod

@@ -1,0 +1,120 @@
+"""SQLite through aiosqlite with one trip to its thread per statement.
+
+SQLAlchemy's aiosqlite adapter goes to aiosqlite's thread four times for every statement (open a cursor, run it,
+fetch the rows, close the cursor). Each trip is a queue put, a thread wake-up and an event-loop wake-up, which
+made up most of a statement's cost (about 0.45 ms of 0.55 ms for ``SELECT 1`` on a 2-core machine). This cursor
+runs, fetches and closes in one trip and keeps what SQLAlchemy reads afterwards (description, rowcount,
+lastrowid) as plain values. Everything else is SQLAlchemy's own aiosqlite dialect.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from collections.abc import Sequence
+from typing import Any, NamedTuple, cast
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util import EMPTY_DICT
+from sqlalchemy.util.concurrency import await_
+
+
+class _Ran(NamedTuple):
+    description: Any
+    rowcount: int
+    lastrowid: int | None
+    rows: list[Any]
+
+
+def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Ran:
+    """In aiosqlite's thread: the whole life of one cursor."""
+    cursor = connection.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        else:
+            cursor.execute(operation, parameters)
+        rows = cursor.fetchall() if cursor.description else []
+        return _Ran(cursor.description, cursor.rowcount, cursor.lastrowid, rows)
+    finally:
+        cursor.close()
+
+
+class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+    __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
+    _awaitable_cursor_close = False  # nothing stays open in the thread
+
+    def __init__(self, adapt_connection: Any) -> None:  # no trip: the cursor is made where it runs
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+        self._arraysize = 1
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> Any:
+        return self._lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return self._arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._arraysize = value
+
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        self._take(operation, () if parameters is None else parameters, many=False)
+
+    def executemany(self, operation: Any, seq_of_parameters: Sequence[Any]) -> Any:
+        self._take(operation, seq_of_parameters, many=True)
+
+    def _take(self, operation: str, parameters: Any, *, many: bool) -> None:
+        try:
+            ran = await_(self._trip(operation, parameters, many))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+        self._description, self._rowcount, self._lastrowid = ran.description, ran.rowcount, ran.lastrowid
+        self._rows = collections.deque(ran.rows)
+
+    async def _trip(self, operation: str, parameters: Any, many: bool) -> _Ran:
+        connection = cast(aiosqlite.Connection, self._connection)
+        async with self._adapt_connection._execute_mutex:
+            ran: _Ran = await connection._execute(_run, connection._conn, operation, parameters, many)  # type: ignore[no-untyped-call]
+            return ran
+
+    async def _async_soft_close(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self._rows.clear()
+
+
+class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+    _cursor_cls = OneTripCursor
+
+
+class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    def __init__(self) -> None:
+        super().__init__(aiosqlite, sqlite3)
+
+    def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
+        adapted = super().connect(*arg, **kw)
+        return OneTripConnection(self, adapted._connection)
