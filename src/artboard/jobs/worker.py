@@ -332,7 +332,9 @@ class Worker:
             raise
 
     def _note_progress(self, running: _Running, fraction: float, message: str) -> None:
-        running.progress = (max(0.0, min(1.0, fraction)), message[:300])
+        """The latest progress, never below what was reported before in this run: clients see it only rise."""
+        floor = running.progress[0] if running.progress is not None else 0.0
+        running.progress = (max(floor, min(1.0, fraction)), message[:300])
         running.progress_written.set()
 
     async def _write_progress(self, running: _Running) -> None:

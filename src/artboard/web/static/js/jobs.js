@@ -100,13 +100,14 @@ export class JobFeed {
     }
   }
 
-  /** Take a job's state if it is newer than what the card shows (events and list replies both arrive). */
+  /** Take a job's state if it is newer than what the card shows (events and list replies both arrive, in
+   * either order); an older one still counts as a status the job went through. */
   apply(job) {
     const entry = this.jobs.get(job.id);
-    if (entry && Date.parse(job.updated) < Date.parse(entry.job.updated)) return;
     const seen = entry ? entry.seen : new Set();
     seen.add(job.status);
-    this.jobs.set(job.id, { job, seen });
+    const newer = !entry || Date.parse(job.updated) >= Date.parse(entry.job.updated);
+    this.jobs.set(job.id, { job: newer ? job : entry.job, seen });
     for (const listener of this.listeners) listener(job.id);
   }
 

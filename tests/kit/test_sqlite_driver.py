@@ -1,0 +1,109 @@
+"""The one-trip SQLite cursor answers SQLAlchemy exactly as its own aiosqlite cursor does."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from artboard.db import create_engine
+
+KINDS = ["one-trip", "sqlalchemy"]
+
+
+def run_on(kind: str, tmp_path: Path, scenario: Callable[[AsyncEngine], Awaitable[None]]) -> None:
+    """``scenario`` on Artboard's SQLite engine, or on SQLAlchemy's own aiosqlite one to compare with, over a
+    table ``t`` holding (a, 1), (b, 2), (c, 3)."""
+
+    async def main() -> None:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}"
+        engine = create_engine(url) if kind == "one-trip" else create_async_engine(url)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE, n INTEGER)"))
+                await connection.execute(text("INSERT INTO t (name, n) VALUES ('a', 1), ('b', 2), ('c', 3)"))
+            await scenario(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
+
+
+SCENARIOS: list[tuple[str, str, dict[str, Any], list[tuple[Any, ...]], int]] = [
+    # statement, parameters, rows returned, rowcount
+    ("select every row", "SELECT name, n FROM t ORDER BY id", {}, [("a", 1), ("b", 2), ("c", 3)], -1),
+    ("select with a parameter", "SELECT name FROM t WHERE n > :n ORDER BY id", {"n": 1}, [("b",), ("c",)], -1),
+    ("select nothing", "SELECT name FROM t WHERE n > 10", {}, [], -1),
+    ("update some rows", "UPDATE t SET n = n + 1 WHERE n >= :n", {"n": 2}, [], 2),
+    ("update with returning", "UPDATE t SET n = 0 WHERE name = 'a' RETURNING name, n", {}, [("a", 0)], -1),
+    ("delete one row", "DELETE FROM t WHERE name = :name", {"name": "c"}, [], 1),
+]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    ("statement", "parameters", "rows", "rowcount"),
+    [scenario[1:] for scenario in SCENARIOS],
+    ids=[scenario[0] for scenario in SCENARIOS],
+)
+def test_a_statement_gives_its_rows_and_rowcount(
+    kind: str,
+    tmp_path: Path,
+    statement: str,
+    parameters: dict[str, Any],
+    rows: list[tuple[Any, ...]],
+    rowcount: int,
+) -> None:
+    async def scenario(engine: AsyncEngine) -> None:
+        async with engine.begin() as connection:
+            result = await connection.execute(text(statement), parameters)
+            returned = [tuple(row) for row in result] if result.returns_rows else []
+            assert returned == rows
+            if rowcount >= 0:
+                assert result.rowcount == rowcount
+
+    run_on(kind, tmp_path, scenario)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_insert_knows_its_row_id_and_many_rows_go_in_one_call(kind: str, tmp_path: Path) -> None:
+    async def scenario(engine: AsyncEngine) -> None:
+        async with engine.begin() as connection:
+            one = await connection.execute(text("INSERT INTO t (name, n) VALUES ('d', 4)"))
+            assert one.lastrowid == 4
+            many = [{"name": "e", "n": 5}, {"name": "f", "n": 6}]
+            await connection.execute(text("INSERT INTO t (name, n) VALUES (:name, :n)"), many)
+            assert (await connection.execute(text("SELECT count(*) FROM t"))).scalar_one() == 6
+
+    run_on(kind, tmp_path, scenario)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_errors_are_sqlalchemys_and_leave_the_transaction_usable(kind: str, tmp_path: Path) -> None:
+    async def scenario(engine: AsyncEngine) -> None:
+        async with engine.begin() as connection:
+            with pytest.raises(IntegrityError):
+                await connection.execute(text("INSERT INTO t (name, n) VALUES ('a', 9)"))
+            with pytest.raises(OperationalError):
+                await connection.execute(text("SELECT nope FROM t"))
+            assert (await connection.execute(text("SELECT count(*) FROM t"))).scalar_one() == 3
+
+    run_on(kind, tmp_path, scenario)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_rolled_back_transaction_leaves_nothing(kind: str, tmp_path: Path) -> None:
+    async def scenario(engine: AsyncEngine) -> None:
+        async with engine.connect() as connection:
+            transaction = await connection.begin()
+            await connection.execute(text("DELETE FROM t"))
+            await transaction.rollback()
+            assert (await connection.execute(text("SELECT count(*) FROM t"))).scalar_one() == 3
+
+    run_on(kind, tmp_path, scenario)
