@@ -26,6 +26,8 @@ class Job(Base):
         UniqueConstraint("owner_id", "idempotency_key", name="uq_jobs_owner_idempotency_key"),
         Index("ix_jobs_claimable", "status", "run_after"),
         Index("ix_jobs_owner_created", "owner_id", "created"),
+        # Queued counts, queue positions and fair claims: by status, then owner, in each owner's claim order.
+        Index("ix_jobs_queue", "status", "owner_id", "priority", "created", "id"),
     )
 
     id: Mapped[str] = id_column()
