@@ -96,7 +96,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(RequestContext)
     for router in ROUTERS:
-        app.include_router(router)
+        # The routes themselves, not ``include_router``: that keeps each router as a wrapper that is matched and
+        # then searched again, for every router before the one that answers (a third of a cheap request's CPU).
+        # The routers have no prefix and their routes already carry their dependencies, tags and responses.
+        app.router.routes.extend(router.routes)
     document_bearer(app, ROUTERS)
     install_openapi(app)
     return app
