@@ -8,7 +8,8 @@ temp dir, signs a user in on each, then drives four requests with wrk:
   (PocketBase's cheapest route that checks a user token);
 * Artboard ``GET /health`` against PocketBase ``GET /api/health`` (each server's health route).
 
-Anchor: Artboard >= 1.0x PocketBase requests/s on the token-checked request.
+Targets (both servers at their defaults): Artboard >= 1.2x PocketBase's token-checked requests per CPU-second,
+>= 1.2x its req/s with ``serve --workers 2``, and /health at most 2x the CPU of PocketBase's /api/health.
 
 Prints a table and writes bench/results/auth.json. Settings: BENCH_DURATION (seconds per measured run,
 default 8), BENCH_CONNECTIONS (wrk connections, default 16). Exits 1 when a server fails to start or a
