@@ -100,13 +100,15 @@ class Media:
         blob_id = existing.id if existing is not None else await self._reserve(owner_id, prepared)
         blob = await db.get(Blob, blob_id, populate_existing=True)
         assert blob is not None
-        try:
-            await self.storage.put(blob.archive_key, prepared.archive, "application/zip")
-            await self.storage.put(blob.thumb_key, prepared.derivatives.thumbnail, "image/jpeg")
-            await self.storage.put(blob.square_key, prepared.derivatives.square, "image/jpeg")
-        except Exception as exc:
+        written = await asyncio.gather(  # side by side; every write ends before a failure is cleaned up
+            self.storage.put(blob.archive_key, prepared.archive, "application/zip"),
+            self.storage.put(blob.thumb_key, prepared.derivatives.thumbnail, "image/jpeg"),
+            self.storage.put(blob.square_key, prepared.derivatives.square, "image/jpeg"),
+            return_exceptions=True,
+        )
+        if failed := next((outcome for outcome in written if isinstance(outcome, BaseException)), None):
             await self._abandon(blob.id)
-            raise ExternalFailure("File storage failed; nothing was saved. Try again.") from exc
+            raise ExternalFailure("File storage failed; nothing was saved. Try again.") from failed
         return blob
 
     @staticmethod
