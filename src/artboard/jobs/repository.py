@@ -120,6 +120,25 @@ _CLAIM_CANDIDATES = text(
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
+# Built once: the same conditional update claims every batch.
+_CLAIM = (
+    update(Job)
+    .where(Job.id.in_(bindparam("ids", expanding=True)), Job.status == QUEUED)
+    .values(
+        status=RUNNING,
+        worker_id=bindparam("worker_id"),
+        lease_until=bindparam("lease_until"),
+        started=bindparam("now"),
+        updated=bindparam("now"),
+        attempts=Job.attempts + 1,
+        progress=0.0,
+        message=None,
+    )
+    .returning(Job)
+    .execution_options(synchronize_session=False, populate_existing=True)
+)
+
+
 async def claim(
     db: AsyncSession,
     worker_id: str,
@@ -137,22 +156,8 @@ async def claim(
     ids = list((await db.execute(_CLAIM_CANDIDATES, parameters)).scalars())
     if not ids:
         return []
-    claimed = await db.execute(
-        update(Job)
-        .where(Job.id.in_(ids), Job.status == QUEUED)
-        .values(
-            status=RUNNING,
-            worker_id=worker_id,
-            lease_until=lease_until,
-            started=now,
-            updated=now,
-            attempts=Job.attempts + 1,
-            progress=0.0,
-            message=None,
-        )
-        .returning(Job)
-        .execution_options(synchronize_session=False, populate_existing=True)
-    )
+    values = {"ids": ids, "worker_id": worker_id, "lease_until": lease_until, "now": now}
+    claimed = await db.execute(_CLAIM, values)
     return list(claimed.scalars())
 
 
