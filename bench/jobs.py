@@ -1338,8 +1338,8 @@ def main() -> int:
             try:
                 rows += asyncio.run(run_case(case, config, work, prefix))
             except Exception as exc:
-                failures.append(f"{case}: {exc}")
-                print(f"  {case}: could not measure: {exc}", flush=True)
+                failures.append(f"{case}: {exc!r}")
+                print(f"  {case}: could not measure: {exc!r}", flush=True)
                 traceback.print_exc()
         if "wire" in config.cases:
             try:
@@ -1347,8 +1347,8 @@ def main() -> int:
                     base, token, image_id, pid = start_server(stack, config, client)
                     wire = asyncio.run(over_the_wire(base, token, image_id, pid, config))
             except Exception as exc:
-                failures.append(f"wire: {exc}")
-                print(f"  wire: could not measure: {exc}", flush=True)
+                failures.append(f"wire: {exc!r}")
+                print(f"  wire: could not measure: {exc!r}", flush=True)
     load_after = os.getloadavg()
     print()
     print_table(rows, config)
