@@ -10,9 +10,9 @@ transaction rolls back and its images are never written.
 
 Writes are group-committed: every change a job makes (claimed, progress, provider state, finished, requeued)
 is handed to the worker's loop, which writes all changes waiting at that moment, their events and the next
-claim in one transaction, each change in a savepoint of its own so one that fails leaves the others standing.
-A job's task goes on only once its change has committed. One writer per worker also means no SQLite writer
-waits on another of the same worker.
+claim in one transaction; should one change fail, the round is written again with each change in a savepoint
+of its own, so the failing one leaves the others standing. A job's task goes on only once its change has
+committed. One writer per worker also means no SQLite writer waits on another of the same worker.
 """
 
 from __future__ import annotations
