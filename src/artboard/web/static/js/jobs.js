@@ -6,6 +6,9 @@ import { h, replace, squareUrl, thumbUrl, toast } from "./dom.js";
 import { catalog, state } from "./state.js";
 
 const FINISHED = new Set(["succeeded", "failed", "canceled", "timed_out"]);
+// The order a job goes through its statuses: a card lists those it was seen in this way, whatever order
+// the page learned them in (a list reply can overtake a replayed event).
+const LIFECYCLE = ["queued", "running", "succeeded", "failed", "canceled", "timed_out"];
 const LABELS = {
   queued: "Queued",
   running: "Running",
@@ -185,7 +188,7 @@ function renderCard({ job, seen }, models, feed, openImage) {
     "article",
     {
       class: `job ${status}`,
-      dataset: { jobId: job.id, status, seen: [...seen].join(" ") },
+      dataset: { jobId: job.id, status, seen: LIFECYCLE.filter((each) => seen.has(each)).join(" ") },
       "aria-label": `${name}: ${LABELS[status]}`,
     },
     h(
