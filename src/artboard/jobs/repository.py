@@ -161,13 +161,18 @@ async def claim(
     return list(claimed.scalars())
 
 
-async def transition(db: AsyncSession, job_id: str, expected: str, values: dict[str, Any]) -> Job | None:
+async def transition(
+    db: AsyncSession, job_id: str, expected: str, values: dict[str, Any], *, release: bool = False
+) -> Job | None:
     """Move a job on only if it is still in ``expected`` (and, for a running job, still this worker's when
-    ``values`` names a ``worker_id`` to match); None when someone else moved it first."""
+    ``values`` names a ``worker_id`` to match); None when someone else moved it first. With ``release``, the
+    same update leaves the job held by no worker (put back in the queue, or given up)."""
     conditions = [Job.id == job_id, Job.status == expected]
     values = dict(values)
     if "worker_id" in values:
         conditions.append(Job.worker_id == values.pop("worker_id"))
+    if release:
+        values["worker_id"] = None
     result = await db.execute(
         update(Job)
         .where(*conditions)

@@ -445,15 +445,7 @@ class Worker:
             "lease_until": None,
             "worker_id": self.id,
         }
-
-        async def requeue(db: AsyncSession) -> Job | None:
-            moved = await repository.transition(db, job.id, RUNNING, values)
-            if moved is not None:
-                moved.worker_id = None
-                await db.flush()
-            return moved
-
-        return requeue
+        return lambda db: repository.transition(db, job.id, RUNNING, values, release=True)
 
     async def _release_all(self) -> None:
         """Leaving: changes still waiting are written, then every job the database has as this worker's goes
@@ -534,15 +526,17 @@ class Worker:
                 else:
                     values = {
                         "status": QUEUED,
-                        "message": "Waiting for a worker (the previous one stopped).",
+                        "message": WAITING_AGAIN,
                         "run_after": now,
                     }
                 moved = await repository.transition(
-                    db, job.id, RUNNING, {**values, "updated": now, "lease_until": None, "worker_id": job.worker_id}
+                    db,
+                    job.id,
+                    RUNNING,
+                    {**values, "updated": now, "lease_until": None, "worker_id": job.worker_id},
+                    release=True,
                 )
                 if moved is not None:
-                    moved.worker_id = None
-                    await db.flush()
                     await self._jobs.events.record(db, moved)
                     recovered.append(moved.id)
         if recovered:
