@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         docs_url=None,  # served by install_openapi from local assets, not a CDN
         redoc_url=None,
+        telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
     # Innermost (added first): a cross-site refusal needs no body, and CORS headers reach the limits' refusals.

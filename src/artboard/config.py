@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     # this long to reach Artboard); 0 asks every request.
     pocketbase_cache_s: float = _env(60.0, "POCKETBASE_CACHE_S", ge=0, le=60)
     log_level: str = _env("info", "LOG_LEVEL")
+    # FastAPI's OpenTelemetry spans and metrics, sent to the providers the process configured; off by default,
+    # for asking whether any provider is configured costs a tenth of a cheap request.
+    opentelemetry: bool = _env(False, "OPENTELEMETRY")
 
     @field_validator("jwt_algorithm")
     @classmethod

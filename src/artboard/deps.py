@@ -23,7 +23,6 @@ from artboard.library.maintenance import Maintenance
 from artboard.library.service import Library
 from artboard.library.spending import Spending
 from artboard.resources import Resources
-from artboard.system.service import SystemHealth
 from artboard.uploads.service import DirectUploads
 from artboard.vault.service import Vault
 
@@ -66,10 +65,6 @@ async def get_jobs(request: HTTPConnection) -> Jobs:
     return resources_of(request).jobs
 
 
-async def get_health(request: Request) -> SystemHealth:
-    return resources_of(request).health
-
-
 async def get_vault(request: Request) -> Vault:
     return resources_of(request).vault
 
@@ -96,7 +91,6 @@ AccountsDep = Annotated[Accounts, Depends(get_accounts)]
 LibraryDep = Annotated[Library, Depends(get_library)]
 UploadsDep = Annotated[DirectUploads, Depends(get_uploads)]
 MaintenanceDep = Annotated[Maintenance, Depends(get_maintenance)]
-HealthDep = Annotated[SystemHealth, Depends(get_health)]
 JobsDep = Annotated[Jobs, Depends(get_jobs)]
 SketchesDep = Annotated[Sketches, Depends(get_sketches)]
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]

@@ -10,11 +10,13 @@ from fastapi.exceptions import RequestValidationError
 from artboard.auth.deps import (
     ACCESS_COOKIE,
     REFRESH_COOKIE,
+    SECURITY,
     CurrentCaller,
     CurrentUser,
     NoStore,
     OptionalCaller,
     client_ip,
+    optional_caller,
 )
 from artboard.auth.schemas import (
     ClientId,
@@ -32,6 +34,7 @@ from artboard.config import Settings
 from artboard.deps import AccountsDep, Db, SettingsDep
 from artboard.errors import AuthenticationFailed, Forbidden, ValidationFailed
 from artboard.kit.body import parse_as, read_data
+from artboard.kit.plain_route import PlainRoute
 from artboard.openapi import BODY, TEXT, errors, model_schema, object_schema, request_body
 
 router = APIRouter(tags=["accounts"])
@@ -278,9 +281,21 @@ async def change_password(
 # ---- seed 000: gateway check ---------------------------------------------------------------------------
 
 
-@router.get("/api/check_auth", response_model=ClientId, responses=errors(403, notes={403: "Not signed in."}))
-async def check_auth(caller: OptionalCaller) -> ClientId:
+async def check_auth(request: Request) -> Response:
     """`{client_id: <username>}` for a valid user token (a PocketBase user's record username, else email), else 403."""
+    caller = await optional_caller(request)
     if caller is None:
         raise Forbidden("Only auth records can access this endpoint")
-    return ClientId(client_id=caller.user.client_id)
+    return Response(ClientId(client_id=caller.user.client_id).model_dump_json(), media_type="application/json")
+
+
+# A plain route (no dependency solving): a gateway asks it before it forwards each message.
+router.add_api_route(
+    "/api/check_auth",
+    check_auth,
+    methods=["GET"],
+    route_class_override=PlainRoute,
+    response_model=ClientId,
+    responses=errors(403, notes={403: "Not signed in."}),
+    openapi_extra={"security": SECURITY["optional"]},
+)

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psutil
+from fastapi import Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 class SystemHealth:
-    """The report behind ``/health``, worked out at most once a second: load balancers poll often, and a
-    database ping per request cost ten times what the rest of the route does. A database that goes away
-    shows within a second; one that stops answering shows after ``PING_TIMEOUT_S``."""
+    """The report behind ``/health``, worked out and encoded at most once a second: load balancers poll
+    often, and a database ping per request cost ten times what the rest of the route does. A database that
+    goes away shows within a second; one that stops answering shows after ``PING_TIMEOUT_S``."""
 
     TTL_S = 1.0
 
@@ -28,31 +30,35 @@ class SystemHealth:
     ) -> None:
         self._engine = engine
         self._jobs_health = jobs_health
-        self._jobs: dict[str, Any] = {}
         self._data_dir = data_dir
         self._version = version
         self._started_at = time.monotonic()
         self._checked_at = -self.TTL_S
-        self._database: dict[str, Any] = {}
-        self._system: dict[str, Any] = {}
+        self._body = b""
+        self._status_code = 503
         self._lock = asyncio.Lock()
 
-    async def report(self) -> dict[str, Any]:
+    async def response(self) -> Response:
+        """The report as JSON: 200, or 503 when the database is down."""
         if time.monotonic() - self._checked_at >= self.TTL_S:
             async with self._lock:  # one ping for a burst of callers, not one each
                 if time.monotonic() - self._checked_at >= self.TTL_S:
-                    self._database = await database_health(self._engine)
-                    self._system = _read_metrics(self._data_dir)
-                    self._jobs = await self._jobs_health() if self._database["ok"] else {}
-                    self._checked_at = time.monotonic()
-        return {
-            "status": "ok" if self._database["ok"] else "degraded",
+                    await self._check()
+        return Response(self._body, status_code=self._status_code, media_type="application/json")
+
+    async def _check(self) -> None:
+        database = await database_health(self._engine)
+        report = {
+            "status": "ok" if database["ok"] else "degraded",
             "version": self._version,
             "uptime_s": round(time.monotonic() - self._started_at, 1),
-            "database": self._database,
-            "jobs": self._jobs,
-            "system": self._system,
+            "database": database,
+            "jobs": await self._jobs_health() if database["ok"] else {},
+            "system": _read_metrics(self._data_dir),
         }
+        self._body = json.dumps(report, ensure_ascii=False, separators=(",", ":")).encode()
+        self._status_code = 200 if database["ok"] else 503
+        self._checked_at = time.monotonic()
 
 
 PING_TIMEOUT_S = 3.0
