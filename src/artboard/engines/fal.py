@@ -1,10 +1,13 @@
 """FAL's text-to-image models over FAL's queue protocol: submit, poll the status (queue position, then
 progress), fetch the result, copy the images (FAL's URLs expire), cancel when asked.
 
-A paid call is never lost or paid twice: the request id and its URLs are saved on the job (``save_state``)
-before the first poll, so a run that starts again after a crash or a restart polls the same request and
-never submits a second one. The deadline (``FAL_TIMEOUT_S``, seed 001's 10 minutes) counts from the submit,
-across attempts. A plain httpx client rather than ``fal-client``: that one hard-codes https and its host.
+A paid call is never lost or paid twice: the request id and its URLs are written to the job (``save_state``)
+as soon as FAL answers the submit, so a run that starts again after a crash or a restart polls the same
+request and never submits a second one. The first polls go out while that write commits (waiting for it
+first cost a generation a whole commit); the result is handed back only once it has committed, so a job
+this worker no longer holds keeps nothing. The deadline (``FAL_TIMEOUT_S``, seed 001's 10 minutes) counts
+from the submit, across attempts. A plain httpx client rather than ``fal-client``: that one hard-codes https
+and its host.
 """
 
 from __future__ import annotations
@@ -91,7 +94,17 @@ class FalEngine:
         if not context.credential:
             raise EngineError("key_unavailable", "This job has no FAL key to run with.")
         headers = {"Authorization": f"Key {context.credential}"}
-        request = context.saved_state or await self._submit(context, headers)
+        if context.saved_state:
+            return await self._collect(context, context.saved_state, headers)
+        request = await self._submit(context, headers)
+        saving = asyncio.ensure_future(context.save_state(request))
+        saving.add_done_callback(_retrieved)  # a run that fails first ends without it; its outcome is not needed
+        result = await self._collect(context, request, headers)
+        await saving  # raises JobCanceled when the job is no longer this worker's
+        return result
+
+    async def _collect(self, context: JobContext, request: dict[str, Any], headers: dict[str, str]) -> EngineResult:
+        """Wait for the submitted request, then fetch its result and copy its images."""
         deadline = float(request["submitted_at"]) + self._timeout_s
         await self._wait(context, request, headers, deadline)
         output = await _patiently(
@@ -132,7 +145,7 @@ class FalEngine:
         )
 
     async def _submit(self, context: JobContext, headers: dict[str, str]) -> dict[str, Any]:
-        """Send the request once, and save what FAL answered before anything else can fail."""
+        """Send the request once; what FAL answered, to be saved before anything else can fail."""
         url = f"{self._base_url}/{self._apps[context.model.name]}"
         body = {name: value for name, value in context.parameters.items() if value is not None}
         # A failed submit was not accepted, so it is safe to try again later (transient).
@@ -149,7 +162,6 @@ class FalEngine:
             }
         except KeyError as missing:
             raise EngineError("provider_error", f"FAL's answer to the submit had no {missing}.") from None
-        await context.save_state(request)
         return request
 
     async def _wait(
@@ -267,6 +279,12 @@ async def _patiently(deadline: float, call: Callable[[], Awaitable[T]]) -> T:
             log.warning("%s; trying again in %.1f s", exc.message, pause)
         await asyncio.sleep(pause)
         pause = min(pause * 2, POLL_MAX_S * 4)
+
+
+def _retrieved(task: asyncio.Future[None]) -> None:
+    """Mark the outcome of a task nobody awaits as seen (asyncio would log it as never retrieved)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _error_message(response: httpx.Response) -> str:

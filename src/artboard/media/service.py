@@ -63,7 +63,7 @@ class Media:
         Call it before the request writes anything else: the pending row commits in a transaction of its own.
         """
         blob = await self._write_files(db, owner_id, data)
-        blob.state = "ready"
+        await self.make_ready(db, [blob])
         return blob
 
     async def ingest_pending(self, owner_id: str, images: list[bytes]) -> list[Blob]:
@@ -80,26 +80,22 @@ class Media:
         for blob in blobs:
             if blob.state != "ready":
                 await repository.set_state(db, blob.id, "ready")
+                blob.state = "ready"  # the row as this transaction leaves it (the object may belong to no session)
 
     async def _write_files(self, db: AsyncSession, owner_id: str, data: bytes) -> Blob:
         """The owner's blob for these bytes: an existing ready one, or one whose files are now written and
-        whose row is still pending."""
-        info = await asyncio.to_thread(
-            inspect_image, io.BytesIO(data), self.limits.allowed_types, self.limits.max_pixels
-        )
+        whose row is still pending (committed by ``_reserve``, so it belongs to no session)."""
         sha256 = hashlib.sha256(data).hexdigest()
         existing = await repository.blob_by_hash(db, owner_id, sha256)
         if existing is not None and existing.state == "deleting":
             await self._remove([existing.id])  # finish that deletion now (or revive the blob if still used)
             existing = await repository.blob_by_hash(db, owner_id, sha256, fresh=True)
         if existing is not None and existing.state == "ready":
-            return existing
+            return existing  # the same bytes are valid and stored already: nothing to decode
         async with self._decoding:
-            prepared = await asyncio.to_thread(self._prepare, data, info, sha256)
+            prepared = await asyncio.to_thread(self._prepare, data, sha256)
         await self._check_quota(db, owner_id, prepared.stored_bytes)
-        blob_id = existing.id if existing is not None else await self._reserve(owner_id, prepared)
-        blob = await db.get(Blob, blob_id, populate_existing=True)
-        assert blob is not None
+        blob = existing if existing is not None else await self._reserve(owner_id, prepared)
         written = await asyncio.gather(  # side by side; every write ends before a failure is cleaned up
             self.storage.put(blob.archive_key, prepared.archive, "application/zip"),
             self.storage.put(blob.thumb_key, prepared.derivatives.thumbnail, "image/jpeg"),
@@ -111,8 +107,9 @@ class Media:
             raise ExternalFailure("File storage failed; nothing was saved. Try again.") from failed
         return blob
 
-    @staticmethod
-    def _prepare(data: bytes, info: ImageInfo, sha256: str) -> _Prepared:
+    def _prepare(self, data: bytes, sha256: str) -> _Prepared:
+        """Validate, derive and archive in one trip to a worker thread (refusing what is not an allowed image)."""
+        info = inspect_image(io.BytesIO(data), self.limits.allowed_types, self.limits.max_pixels)
         derivatives = make_derivatives(io.BytesIO(data))
         archive = archive_original(data, f"original.{EXTENSIONS[info.content_type]}")
         return _Prepared(info, sha256, len(data), derivatives, archive)
@@ -127,7 +124,7 @@ class Media:
                 detail={"used": used, "needed": extra, "quota": self.limits.quota_bytes},
             )
 
-    async def _reserve(self, owner_id: str, prepared: _Prepared) -> str:
+    async def _reserve(self, owner_id: str, prepared: _Prepared) -> Blob:
         blob_id = new_id()
         prefix = f"users/{owner_id}/{blob_id}"
         row = Blob(
@@ -153,8 +150,8 @@ class Media:
             async with transaction(self._sessions) as own:
                 shared = await repository.blob_by_hash(own, owner_id, prepared.sha256)
                 assert shared is not None
-                return shared.id
-        return blob_id
+                return shared
+        return row
 
     async def _abandon(self, blob_id: str) -> None:
         """Undo a reservation whose files could not all be written."""
