@@ -60,12 +60,12 @@ async def hold_submits(db: AsyncSession, owner_id: str) -> None:
     checked against what is really there: a write that changes nothing takes the user's row lock on
     PostgreSQL (rows merely referencing the user do not wait for it) and the write lock on SQLite (whose driver
     runs a SELECT outside the transaction, so only a write serialises)."""
-    await db.execute(
-        update(User)
-        .where(User.id == owner_id)
-        .values(updated=User.updated)  # ``updated`` would move by itself
-        .execution_options(synchronize_session=False)
-    )
+    await db.execute(_HOLD_SUBMITS, {"owner_id": owner_id})
+
+
+_USERS = cast(Table, User.__table__)
+# On the table, built once (every submit takes it); ``updated`` set to itself, or its onupdate would move it.
+_HOLD_SUBMITS = update(_USERS).where(_USERS.c.id == bindparam("owner_id")).values(updated=_USERS.c.updated)
 
 
 async def queued_count(db: AsyncSession, owner_id: str) -> int:
@@ -121,22 +121,27 @@ _CLAIM_CANDIDATES = text(
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
-# Built once: the same conditional update claims every batch.
+_JOBS = cast(Table, Job.__table__)
+# What a written-out UPDATE of a job gives back: the whole row, loaded into the session's Job.
+_RETURNING_JOB = ", ".join(f'"{column.name}"' for column in _JOBS.columns)
+
+# Written out once: the same conditional update claims every batch.
 _CLAIM = (
-    update(Job)
-    .where(Job.id.in_(bindparam("ids", expanding=True)), Job.status == QUEUED)
-    .values(
-        status=RUNNING,
-        worker_id=bindparam("worker_id"),
-        lease_until=bindparam("lease_until"),
-        started=bindparam("now"),
-        updated=bindparam("now"),
-        attempts=Job.attempts + 1,
-        progress=0.0,
-        message=None,
+    select(Job)
+    .from_statement(
+        text(
+            "UPDATE jobs SET status = 'running', worker_id = :worker_id, lease_until = :lease_until, "  # noqa: S608
+            "started = :now, updated = :now, attempts = attempts + 1, progress = 0, message = NULL "
+            f"WHERE id IN :ids AND status = 'queued' RETURNING {_RETURNING_JOB}"  # the table's own column names
+        )
+        .bindparams(
+            bindparam("ids", expanding=True),
+            bindparam("lease_until", type_=UTCDateTime()),
+            bindparam("now", type_=UTCDateTime()),
+        )
+        .columns(*_JOBS.columns)
     )
-    .returning(Job)
-    .execution_options(synchronize_session=False, populate_existing=True)
+    .execution_options(populate_existing=True)
 )
 
 
