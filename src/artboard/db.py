@@ -33,6 +33,13 @@ def create_engine(database_url: str, *, pooled: bool = True) -> AsyncEngine:
 
 
 AFTER_COMMIT = "artboard.after_commit"
+BEFORE_COMMIT = "artboard.before_commit"
+
+
+def before_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
+    """Run ``callback`` as the last work of this session's transaction, once the handler has returned (its reply
+    rendered), right before the commit."""
+    session.info.setdefault(BEFORE_COMMIT, []).append(callback)
 
 
 def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
@@ -73,6 +80,12 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
 
 
 async def _commit(session: AsyncSession) -> None:
+    try:
+        for work in session.info.pop(BEFORE_COMMIT, []):
+            await work()
+    except BaseException:
+        await session.rollback()
+        raise
     await session.commit()
     for callback in session.info.pop(AFTER_COMMIT, []):
         try:

@@ -177,6 +177,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             ),
             worker_id,
         )
+        jobs.local_worker = worker
         yield Resources(
             settings=settings,
             sessions=sessions,

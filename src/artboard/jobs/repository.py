@@ -167,6 +167,41 @@ async def claim(
     return list(claimed.scalars())
 
 
+# Whether a job just queued may start at once, skipping the queue: nothing else is waiting to start (so no one
+# is passed over), its owner is below the running cap, and the queue is not paused.
+_MAY_START_AT_ONCE = text(
+    """
+    SELECT NOT EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND run_after <= :now AND id <> :id)
+       AND (SELECT count(*) FROM jobs WHERE status = 'running' AND owner_id = :owner_id) < :max_running
+       AND NOT EXISTS (SELECT 1 FROM queue_flags WHERE name = :flag AND enabled = true)
+    """
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+async def claim_at_once(
+    db: AsyncSession,
+    job: Job,
+    worker_id: str,
+    max_running_per_user: int,
+    now: datetime,
+    lease_until: datetime,
+    unless_flag: str,
+) -> Job | None:
+    """Start ``job`` (queued in this transaction) on this worker now, if the fair order would pick it next
+    anyway (see ``_MAY_START_AT_ONCE``); None when it must wait its turn in the queue."""
+    parameters = {
+        "now": now,
+        "id": job.id,
+        "owner_id": job.owner_id,
+        "max_running": max_running_per_user,
+        "flag": unless_flag,
+    }
+    if not (await db.execute(_MAY_START_AT_ONCE, parameters)).scalar_one():
+        return None
+    values = {"ids": [job.id], "worker_id": worker_id, "lease_until": lease_until, "now": now}
+    return (await db.execute(_CLAIM, values)).scalar_one_or_none()
+
+
 async def transition(
     db: AsyncSession, job_id: str, expected: str, values: dict[str, Any], *, release: bool = False
 ) -> Job | None:

@@ -9,12 +9,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from artboard.db import after_commit
+from artboard.db import after_commit, before_commit
 from artboard.engines.catalog import Catalog
 from artboard.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from artboard.jobs import repository
@@ -38,6 +38,24 @@ class JobLimits:
     max_queued_per_user: int
     max_attempts: int
     worker_silence: timedelta  # a worker not heard from for this long is no longer counted as live
+
+
+class LocalWorker(Protocol):
+    """The worker in this process, as a submit sees it: it can start a job at once (``worker.Worker``)."""
+
+    id: str
+
+    @property
+    def lease_s(self) -> float: ...
+
+    @property
+    def max_running_per_user(self) -> int: ...
+
+    def reserve(self) -> bool: ...
+
+    def release(self) -> None: ...
+
+    def adopt(self, job: Job) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -67,6 +85,8 @@ class Jobs:
         self.events = events
         self._broker = broker
         self._limits = limits
+        # Set once the worker of this process is built (it needs this service first).
+        self.local_worker: LocalWorker | None = None
 
     async def submit(
         self,
@@ -143,8 +163,30 @@ class Jobs:
                 return Submitted(self._same_request(earlier, digest), replayed=True)
         position = await repository.queue_position(db, job)
         await self.events.record(db, job, position)
-        after_commit(db, lambda: self._broker.announce([job.id]))
+        before_commit(db, lambda: self._start_or_announce(db, job))
         return Submitted(job, replayed=False, queue_position=position)
+
+    async def _start_or_announce(self, db: AsyncSession, job: Job) -> None:
+        """The last work of a submit's transaction (its reply, queued, is rendered by then): a job the fair order
+        would start next goes straight to this process's worker when it has a free slot, in the same commit
+        (no claim round, no wake-up); any other is announced to the workers once committed."""
+        local = self.local_worker
+        if local is not None and local.reserve():
+            now = utcnow()
+            lease_until = now + timedelta(seconds=local.lease_s)
+            started = await repository.claim_at_once(
+                db, job, local.id, local.max_running_per_user, now, lease_until, unless_flag=PAUSED
+            )
+            if started is not None:
+                await self.events.record(db, started)
+
+                async def adopt() -> None:
+                    local.adopt(started)
+
+                after_commit(db, adopt)
+                return
+            local.release()
+        after_commit(db, lambda: self._broker.announce([job.id]))
 
     @staticmethod
     def _same_request(earlier: Job, digest: str) -> Job:

@@ -52,6 +52,8 @@ POLL_S = 1.0
 PROGRESS_INTERVAL_S = 0.1
 EVENT_PRUNE_EVERY_S = 600.0
 WAITING_AGAIN = "Waiting for a worker (the previous one stopped)."
+# How long a slot held for a job starting at its submit waits for that submit to commit.
+RESERVE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,8 @@ class Worker:
         self._writes: list[_Write] = []
         self._wake = asyncio.Event()
         self._look = True  # the queue may hold work for this worker: claim at the next commit
+        self._serving = False  # run() is going: jobs may be started here at their submit
+        self._reserved: list[float] = []  # when each slot held for a job starting at its submit is given up
 
     async def run(self) -> None:
         """Runs until cancelled; on the way out, jobs still running go back to the queue at once."""
@@ -126,6 +130,7 @@ class Worker:
             asyncio.create_task(self._listen_for_cancels()),
             asyncio.create_task(self._listen_for_work()),
         ]
+        self._serving = True
         try:
             while True:
                 try:
@@ -141,6 +146,7 @@ class Worker:
                     self._look = True
                 self._wake.clear()
         finally:
+            self._serving = False
             for running in self._running.values():
                 running.stop.set()  # an engine working in a thread stops at its next checkpoint
             for task in [*helpers, *self._tasks]:
@@ -194,11 +200,48 @@ class Worker:
             if not write.done.done():
                 write.done.set_result(outcome)
         for job in claimed:
-            running = _Running(job)
-            self._running[job.id] = running
-            task = asyncio.create_task(self._execute(running))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._start(job)
+
+    def _start(self, job: Job) -> None:
+        running = _Running(job)
+        self._running[job.id] = running
+        task = asyncio.create_task(self._execute(running))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---- jobs started at their submit ---------------------------------------------------------------------
+
+    def reserve(self) -> bool:
+        """Hold a slot for a job about to start at its submit (``Jobs.submit``), in this process: the claim
+        round, the wake-up and a transaction are saved. The slot is given up after ``RESERVE_S`` if the job
+        never arrives (its submit rolled back)."""
+        if not self._serving or self._free_slots() <= 0:
+            return False
+        self._reserved.append(asyncio.get_running_loop().time() + RESERVE_S)
+        return True
+
+    def release(self) -> None:
+        """Give back a slot held with ``reserve`` (the job waits in the queue after all)."""
+        if self._reserved:
+            self._reserved.pop(0)
+
+    def adopt(self, job: Job) -> None:
+        """Run a job its submit claimed for this worker (its transaction has committed)."""
+        self.release()
+        self._start(job)
+
+    def _free_slots(self) -> int:
+        now = asyncio.get_running_loop().time()
+        self._reserved = [until for until in self._reserved if until > now]
+        return self._settings.concurrency - len(self._running) - len(self._reserved)
+
+    @property
+    def lease_s(self) -> float:
+        return self._settings.lease_s
+
+    @property
+    def max_running_per_user(self) -> int:
+        return self._settings.max_running_per_user
 
     async def _commit(
         self, writes: list[_Write], claim: bool, *, isolated: bool
@@ -228,7 +271,7 @@ class Worker:
                 for write, outcome in zip(writes, outcomes, strict=True)
                 if write.ends and not isinstance(outcome, Exception)
             )
-            free = self._settings.concurrency - len(self._running) + ending
+            free = self._free_slots() + ending
             if claim and self._look and free > 0:
                 now = utcnow()
                 lease_until = now + timedelta(seconds=self._settings.lease_s)
