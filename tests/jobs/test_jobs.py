@@ -333,6 +333,38 @@ def test_one_users_backlog_does_not_hold_up_another_users_job(http: httpx.Client
         until(http, a, job_id, "succeeded")
 
 
+def queue_empty(http: httpx.Client, boss: Account, within_s: float = 20) -> None:
+    """Wait until no job of earlier tests is queued (one waiting would be taken first)."""
+    deadline = time.monotonic() + within_s
+    while http.get("/api/admin/queue", headers=boss.headers).json()["counts"]["queued"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize(
+    ("situation", "right_after"), [("idle", "running"), ("paused", "queued"), ("at cap", "queued")]
+)
+def test_a_job_the_fair_order_takes_next_starts_in_its_submits_commit(
+    http: httpx.Client, user: Account, boss: Account, gate: Gate, situation: str, right_after: str
+) -> None:
+    """With a free slot here and nothing else waiting, the submit itself starts the job: it is running by the
+    time the reply (which shows it as submitted) arrives. Paused, or its owner at the running cap, it waits."""
+    image_id = source(http, user)
+    if situation == "at cap":
+        for _ in range(SETTINGS["max_running_per_user"]):
+            until(http, user, submit(http, user, image_id).json()["id"], "running")
+    queue_empty(http, boss)
+    if situation == "paused":
+        http.post("/api/admin/queue/pause", headers=boss.headers).raise_for_status()
+    try:
+        reply = submit(http, user, image_id).json()
+        assert reply["status"] == "queued" and reply["queue_position"] == 1
+        assert http.get(f"/api/jobs/{reply['id']}", headers=user.headers).json()["status"] == right_after
+    finally:
+        http.post("/api/admin/queue/resume", headers=boss.headers).raise_for_status()
+        gate.release.set()
+    until(http, user, reply["id"], "succeeded")
+
+
 def test_pause_stops_claims_and_resume_starts_them_again(
     http: httpx.Client, user: Account, boss: Account, gate: Gate
 ) -> None:
