@@ -226,9 +226,11 @@ class Worker:
             self._reserved.pop(0)
 
     def adopt(self, job: Job) -> None:
-        """Run a job its submit claimed for this worker (its transaction has committed)."""
+        """Run a job its submit claimed for this worker (its transaction has committed). A worker stopped
+        meanwhile leaves it to lease recovery, as any job it held."""
         self.release()
-        self._start(job)
+        if self._serving:
+            self._start(job)
 
     def _free_slots(self) -> int:
         now = asyncio.get_running_loop().time()
