@@ -333,11 +333,16 @@ def test_one_users_backlog_does_not_hold_up_another_users_job(http: httpx.Client
         until(http, a, job_id, "succeeded")
 
 
-def queue_empty(http: httpx.Client, boss: Account, within_s: float = 20) -> None:
-    """Wait until no job of earlier tests is queued (one waiting would be taken first)."""
+def worker_free(http: httpx.Client, boss: Account, within_s: float = 20) -> None:
+    """Wait until no job of earlier tests is queued (one waiting would be taken first) and the worker has a
+    free slot."""
     deadline = time.monotonic() + within_s
-    while http.get("/api/admin/queue", headers=boss.headers).json()["counts"]["queued"] and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        counts = http.get("/api/admin/queue", headers=boss.headers).json()["counts"]
+        if counts["queued"] == 0 and counts["running"] < SETTINGS["max_concurrent_tasks"]:
+            return
         time.sleep(0.05)
+    raise AssertionError(f"the worker stayed busy: {counts}")
 
 
 @pytest.mark.parametrize(
@@ -352,7 +357,7 @@ def test_a_job_the_fair_order_takes_next_starts_in_its_submits_commit(
     if situation == "at cap":
         for _ in range(SETTINGS["max_running_per_user"]):
             until(http, user, submit(http, user, image_id).json()["id"], "running")
-    queue_empty(http, boss)
+    worker_free(http, boss)
     if situation == "paused":
         http.post("/api/admin/queue/pause", headers=boss.headers).raise_for_status()
     try:
