@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from artboard.db import create_engine
+from artboard.kit.sqlite_driver import OneTripDBAPI
 
 KINDS = ["one-trip", "sqlalchemy"]
 
@@ -107,3 +108,56 @@ def test_a_rolled_back_transaction_leaves_nothing(kind: str, tmp_path: Path) -> 
             assert (await connection.execute(text("SELECT count(*) FROM t"))).scalar_one() == 3
 
     run_on(kind, tmp_path, scenario)
+
+
+# ---- writers of one file queue in this process ----------------------------------------------------------------
+
+
+def test_writers_queue_first_come_first_served_and_readers_do_not_wait(tmp_path: Path) -> None:
+    """Ten transactions write at once: each waits its turn (none fails with "database is locked"), they get
+    it in the order they asked, and a reader runs while a writer holds the file."""
+
+    async def scenario(engine: AsyncEngine) -> None:
+        order: list[int] = []
+        async with engine.connect() as holder:
+            await holder.execute(text("UPDATE t SET n = n + 1 WHERE name = 'a'"))  # holds the write lock
+
+            async def writer(index: int) -> None:
+                async with engine.begin() as connection:
+                    await connection.execute(text("UPDATE t SET n = n + 1 WHERE name = 'b'"))
+                    order.append(index)
+
+            writers = []
+            for index in range(10):
+                writers.append(asyncio.create_task(writer(index)))
+                await asyncio.sleep(0.001)  # they ask one after the other
+            async with engine.connect() as reader:
+                assert (await reader.execute(text("SELECT n FROM t WHERE name = 'b'"))).scalar_one() == 2
+            assert order == []
+            await holder.commit()
+            await asyncio.gather(*writers)
+        assert order == list(range(10))
+        async with engine.connect() as reader:
+            assert (await reader.execute(text("SELECT n FROM t WHERE name = 'b'"))).scalar_one() == 12
+
+    run_on("one-trip", tmp_path, scenario)
+
+
+def test_a_writer_that_waits_longer_than_its_timeout_fails_as_sqlite_would(tmp_path: Path) -> None:
+    async def scenario(_engine: AsyncEngine) -> None:
+        impatient = create_async_engine(
+            f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}", module=OneTripDBAPI(), connect_args={"timeout": 0.2}
+        )
+        try:
+            async with impatient.connect() as holder:
+                await holder.execute(text("DELETE FROM t WHERE name = 'c'"))
+                with pytest.raises(OperationalError, match="database is locked"):
+                    async with impatient.begin() as waiting:
+                        await waiting.execute(text("UPDATE t SET n = 0"))
+                await holder.rollback()
+            async with impatient.begin() as connection:  # the lock was given back
+                assert (await connection.execute(text("UPDATE t SET n = 0"))).rowcount == 3
+        finally:
+            await impatient.dispose()
+
+    run_on("one-trip", tmp_path, scenario)
