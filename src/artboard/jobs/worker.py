@@ -180,6 +180,8 @@ class Worker:
         of its own, so the one that failed leaves the others standing."""
         writes = [write for write in self._writes if not write.done.cancelled()]
         self._writes = []
+        if not writes and not (claim and self._look and self._free_slots() > 0):
+            return  # woken with nothing to write and nothing to claim: no transaction
         try:
             try:
                 outcomes, claimed = await self._commit(writes, claim, isolated=False)
