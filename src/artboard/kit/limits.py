@@ -246,10 +246,13 @@ def server_options() -> dict[str, Any]:
 
     h11, should anything run it instead, bounds an incomplete head itself; this sets it to the same limit.
     A stop waits at most a few seconds for open responses: an event stream a browser keeps open would
-    otherwise hold the server up forever.
+    otherwise hold the server up forever. uvicorn's own access log is off: Artboard writes its own line
+    (``middleware.py``), and uvicorn would otherwise format its arguments on every request for a logger
+    that writes nothing.
     """
     return {
         "http": BoundedHttpToolsProtocol,
         "h11_max_incomplete_event_size": HEADER_LIMIT,
         "timeout_graceful_shutdown": 5,
+        "access_log": False,
     }
