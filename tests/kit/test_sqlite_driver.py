@@ -119,23 +119,29 @@ def test_writers_queue_first_come_first_served_and_readers_do_not_wait(tmp_path:
 
     async def scenario(engine: AsyncEngine) -> None:
         order: list[int] = []
-        async with engine.connect() as holder:
-            await holder.execute(text("UPDATE t SET n = n + 1 WHERE name = 'a'"))  # holds the write lock
+        # Opened up front, so each writer's first step is asking for the lock (opening one takes varying time).
+        connections = [await engine.connect() for _ in range(10)]
+        try:
 
             async def writer(index: int) -> None:
-                async with engine.begin() as connection:
-                    await connection.execute(text("UPDATE t SET n = n + 1 WHERE name = 'b'"))
-                    order.append(index)
+                await connections[index].execute(text("UPDATE t SET n = n + 1 WHERE name = 'b'"))
+                order.append(index)
+                await connections[index].commit()
 
-            writers = []
-            for index in range(10):
-                writers.append(asyncio.create_task(writer(index)))
-                await asyncio.sleep(0.001)  # they ask one after the other
-            async with engine.connect() as reader:
-                assert (await reader.execute(text("SELECT n FROM t WHERE name = 'b'"))).scalar_one() == 2
-            assert order == []
-            await holder.commit()
-            await asyncio.gather(*writers)
+            async with engine.connect() as holder:
+                await holder.execute(text("UPDATE t SET n = n + 1 WHERE name = 'a'"))  # holds the write lock
+                writers = []
+                for index in range(10):
+                    writers.append(asyncio.create_task(writer(index)))
+                    await asyncio.sleep(0.001)  # they ask one after the other
+                async with engine.connect() as reader:
+                    assert (await reader.execute(text("SELECT n FROM t WHERE name = 'b'"))).scalar_one() == 2
+                assert order == []
+                await holder.commit()
+                await asyncio.gather(*writers)
+        finally:
+            for connection in connections:
+                await connection.close()
         assert order == list(range(10))
         async with engine.connect() as reader:
             assert (await reader.execute(text("SELECT n FROM t WHERE name = 'b'"))).scalar_one() == 12
