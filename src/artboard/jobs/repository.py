@@ -222,15 +222,13 @@ async def transition(
 def _transition_statement(columns: tuple[str, ...], match_worker: bool) -> Executable:
     """The conditional UPDATE … RETURNING of ``transition`` for one set of columns, written out once: the ORM's
     own UPDATE with RETURNING cost a job's every change twice as much CPU (a dozen column sets, few shapes)."""
-    table = Job.__table__
-    typed = [bindparam(f"set_{name}", type_=table.columns[name].type) for name in columns]  # only its own columns
+    typed = [bindparam(f"set_{name}", type_=_JOBS.columns[name].type) for name in columns]  # only its own columns
     assignments = ", ".join(f'"{name}" = :set_{name}' for name in columns)
     condition = "id = :job_id AND status = :expected" + (" AND worker_id = :held_by" if match_worker else "")
-    returned = ", ".join(f'"{column.name}"' for column in table.columns)
     statement = (
-        text(f"UPDATE jobs SET {assignments} WHERE {condition} RETURNING {returned}")  # noqa: S608 (column names)
+        text(f"UPDATE jobs SET {assignments} WHERE {condition} RETURNING {_RETURNING_JOB}")  # noqa: S608 (column names)
         .bindparams(*typed)
-        .columns(*table.columns)
+        .columns(*_JOBS.columns)
     )
     return select(Job).from_statement(statement).execution_options(populate_existing=True)
 
@@ -284,7 +282,10 @@ def _take_seqs_statement(dialect: str) -> Executable:
 async def add_events(db: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Insert events (one statement for them all, on the table: their ids are not needed back)."""
     if rows:
-        await db.execute(insert(cast(Table, JobEvent.__table__)), rows)
+        await db.execute(_INSERT_EVENTS, rows)
+
+
+_INSERT_EVENTS = insert(cast(Table, JobEvent.__table__))
 
 
 async def latest_seq(db: AsyncSession, owner_id: str) -> int:

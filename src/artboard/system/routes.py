@@ -13,7 +13,8 @@ router = APIRouter(tags=["system"])
 async def health(request: Request) -> Response:
     """Service status, database reachability and system metrics (the report is at most a second old);
     503 when the database is down."""
-    return await resources_of(request).health.response()
+    report = await resources_of(request).health.report()
+    return Response(report.body, status_code=report.status_code, media_type="application/json")
 
 
 # A plain route (no dependency solving): load balancers and monitors call it several times a second.

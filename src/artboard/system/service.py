@@ -6,12 +6,16 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import psutil
-from fastapi import Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+class HealthReport(NamedTuple):
+    body: bytes  # JSON
+    status_code: int
 
 
 class SystemHealth:
@@ -38,13 +42,13 @@ class SystemHealth:
         self._status_code = 503
         self._lock = asyncio.Lock()
 
-    async def response(self) -> Response:
-        """The report as JSON: 200, or 503 when the database is down."""
+    async def report(self) -> HealthReport:
+        """The report, encoded as JSON: 200, or 503 when the database is down."""
         if time.monotonic() - self._checked_at >= self.TTL_S:
             async with self._lock:  # one ping for a burst of callers, not one each
                 if time.monotonic() - self._checked_at >= self.TTL_S:
                     await self._check()
-        return Response(self._body, status_code=self._status_code, media_type="application/json")
+        return HealthReport(self._body, self._status_code)
 
     async def _check(self) -> None:
         database = await database_health(self._engine)
