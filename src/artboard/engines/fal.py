@@ -26,6 +26,7 @@ import httpx
 
 from artboard.config import Settings
 from artboard.engines.base import EngineError, EngineResult, JobCanceled, JobContext, ModelInfo, OutputImage, Parameter
+from artboard.kit.background import outcome_seen
 from artboard.kit.capped_read import read_capped
 
 log = logging.getLogger("artboard.engines.fal")
@@ -98,7 +99,7 @@ class FalEngine:
             return await self._collect(context, context.saved_state, headers)
         request = await self._submit(context, headers)
         saving = asyncio.ensure_future(context.save_state(request))
-        saving.add_done_callback(_retrieved)  # a run that fails first ends without it; its outcome is not needed
+        saving.add_done_callback(outcome_seen)  # a run that fails first ends without it; its outcome is not needed
         result = await self._collect(context, request, headers)
         await saving  # raises JobCanceled when the job is no longer this worker's
         return result
@@ -279,12 +280,6 @@ async def _patiently(deadline: float, call: Callable[[], Awaitable[T]]) -> T:
             log.warning("%s; trying again in %.1f s", exc.message, pause)
         await asyncio.sleep(pause)
         pause = min(pause * 2, POLL_MAX_S * 4)
-
-
-def _retrieved(task: asyncio.Future[None]) -> None:
-    """Mark the outcome of a task nobody awaits as seen (asyncio would log it as never retrieved)."""
-    if not task.cancelled():
-        task.exception()
 
 
 def _error_message(response: httpx.Response) -> str:

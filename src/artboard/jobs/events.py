@@ -14,7 +14,7 @@ import contextlib
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -37,6 +37,17 @@ def user_channel(owner_id: str) -> str:
 
 def event_of(row: JobEvent) -> dict[str, Any]:
     return {"type": row.type, "seq": row.seq, "job": row.payload}
+
+
+class JobState(NamedTuple):
+    """A job as one event shows it, taken when it was in that state."""
+
+    owner_id: str
+    payload: dict[str, Any]
+
+
+def state_of(job: Job, queue_position: int | None = None) -> JobState:
+    return JobState(job.owner_id, job_out(job, queue_position).model_dump(mode="json"))
 
 
 @dataclass
@@ -64,25 +75,36 @@ class EventLog:
         await self.record_all(db, [(job, queue_position)])
 
     async def record_all(self, db: AsyncSession, changes: Sequence[tuple[Job, int | None]]) -> None:
-        """Write each job's current state (with its queue position, if given) as an event, in this order: one
-        counter update per user and one insert for them all, however many there are."""
+        """Write each job's current state (with its queue position, if given) as an event, in this order."""
+        await self.write(db, [state_of(job, queue_position) for job, queue_position in changes])
+
+    async def write(self, db: AsyncSession, states: Sequence[JobState]) -> None:
+        """Write states taken earlier (``state_of``) as events, in this order: one counter update per user and
+        one insert for them all, however many there are."""
         by_owner: dict[str, int] = {}
-        for job, _ in changes:
-            by_owner[job.owner_id] = by_owner.get(job.owner_id, 0) + 1
+        for state in states:
+            by_owner[state.owner_id] = by_owner.get(state.owner_id, 0) + 1
         next_seq = {}
         for owner_id, count in by_owner.items():
             next_seq[owner_id] = await repository.take_seqs(db, owner_id, count) - count + 1
         rows: list[dict[str, Any]] = []
         published: list[tuple[str, str]] = []
         now = utcnow()
-        for job, queue_position in changes:
-            seq = next_seq[job.owner_id]
-            next_seq[job.owner_id] = seq + 1
-            payload = job_out(job, queue_position).model_dump(mode="json")
+        for state in states:
+            seq = next_seq[state.owner_id]
+            next_seq[state.owner_id] = seq + 1
             rows.append(
-                dict(owner_id=job.owner_id, seq=seq, job_id=job.id, type=EVENT_TYPE, payload=payload, created=now)
+                dict(
+                    owner_id=state.owner_id,
+                    seq=seq,
+                    job_id=state.payload["id"],
+                    type=EVENT_TYPE,
+                    payload=state.payload,
+                    created=now,
+                )
             )
-            published.append((user_channel(job.owner_id), json.dumps({"type": EVENT_TYPE, "seq": seq, "job": payload})))
+            message = json.dumps({"type": EVENT_TYPE, "seq": seq, "job": state.payload})
+            published.append((user_channel(state.owner_id), message))
         await repository.add_events(db, rows)
         if published:
             after_commit(db, lambda: self._publish(published))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Executable, Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -101,11 +101,12 @@ async def queue_position(db: AsyncSession, job: Job) -> int:
 
 
 # Each user's queued jobs ranked (priority, then age); a job's turn is its rank plus its owner's running jobs, so
-# every user's next job comes before anyone's second and a user at the cap gets none. Written out for the same
+# every user's next job comes before anyone's second, and a turn past the cap means the owner must wait. Those
+# come last and are not claimed: they only tell the worker that the queue is not empty. Written out for the same
 # reason as the queue position: the worker asks it on every round with room.
 _CLAIM_CANDIDATES = text(
     """
-    SELECT ranked.id FROM (
+    SELECT ranked.id, ranked.own_rank + coalesce(busy.running, 0) AS turn FROM (
         SELECT id, owner_id, priority, created,
                row_number() OVER (PARTITION BY owner_id ORDER BY priority DESC, created, id) AS own_rank
         FROM jobs WHERE status = 'queued' AND run_after <= :now
@@ -113,9 +114,8 @@ _CLAIM_CANDIDATES = text(
     LEFT JOIN (
         SELECT owner_id, count(*) AS running FROM jobs WHERE status = 'running' GROUP BY owner_id
     ) AS busy ON busy.owner_id = ranked.owner_id
-    WHERE ranked.own_rank + coalesce(busy.running, 0) <= :max_running
-      AND NOT EXISTS (SELECT 1 FROM queue_flags WHERE name = :flag AND enabled = true)
-    ORDER BY ranked.own_rank + coalesce(busy.running, 0), ranked.priority DESC, ranked.created, ranked.id
+    WHERE NOT EXISTS (SELECT 1 FROM queue_flags WHERE name = :flag AND enabled = true)
+    ORDER BY turn, ranked.priority DESC, ranked.created, ranked.id
     LIMIT :limit
     """
 ).bindparams(bindparam("now", type_=UTCDateTime()))
@@ -145,6 +145,11 @@ _CLAIM = (
 )
 
 
+class Claimed(NamedTuple):
+    jobs: list[Job]
+    passed_over: bool  # queued jobs are left that may start once a slot frees (their owner was at the cap)
+
+
 async def claim(
     db: AsyncSession,
     worker_id: str,
@@ -153,18 +158,19 @@ async def claim(
     now: datetime,
     lease_until: datetime,
     unless_flag: str,
-) -> list[Job]:
+) -> Claimed:
     """Take up to ``limit`` queued jobs for this worker, fairly: every user's next job before anyone's
     second (ranked per user by priority, then age), never more than ``max_running_per_user`` running per
     user, and none while the flag ``unless_flag`` is on (the queue paused). The conditional UPDATE makes a
     job one worker's even when two pick the same candidates."""
-    parameters = {"now": now, "max_running": max_running_per_user, "flag": unless_flag, "limit": limit}
-    ids = list((await db.execute(_CLAIM_CANDIDATES, parameters)).scalars())
+    parameters = {"now": now, "flag": unless_flag, "limit": limit}
+    candidates = (await db.execute(_CLAIM_CANDIDATES, parameters)).all()
+    ids = [job_id for job_id, turn in candidates if turn <= max_running_per_user]
     if not ids:
-        return []
+        return Claimed([], bool(candidates))
     values = {"ids": ids, "worker_id": worker_id, "lease_until": lease_until, "now": now}
-    claimed = await db.execute(_CLAIM, values)
-    return list(claimed.scalars())
+    claimed = list((await db.execute(_CLAIM, values)).scalars())
+    return Claimed(claimed, len(candidates) > len(claimed))
 
 
 # Whether a job just queued may start at once, skipping the queue: nothing else is waiting to start (so no one

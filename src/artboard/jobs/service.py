@@ -19,7 +19,7 @@ from artboard.engines.catalog import Catalog
 from artboard.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from artboard.jobs import repository
 from artboard.jobs.broker import Broker
-from artboard.jobs.events import EventLog
+from artboard.jobs.events import EventLog, JobState, state_of
 from artboard.jobs.paid import PaidJobs
 from artboard.kit.pagination import PageParams
 from artboard.kit.pubsub import PubSub
@@ -162,14 +162,15 @@ class Jobs:
                     raise
                 return Submitted(self._same_request(earlier, digest), replayed=True)
         position = await repository.queue_position(db, job)
-        await self.events.record(db, job, position)
-        before_commit(db, lambda: self._start_or_announce(db, job))
+        as_queued = state_of(job, position)
+        before_commit(db, lambda: self._start_or_announce(db, job, as_queued))
         return Submitted(job, replayed=False, queue_position=position)
 
-    async def _start_or_announce(self, db: AsyncSession, job: Job) -> None:
+    async def _start_or_announce(self, db: AsyncSession, job: Job, as_queued: JobState) -> None:
         """The last work of a submit's transaction (its reply, queued, is rendered by then): a job the fair order
         would start next goes straight to this process's worker when it has a free slot, in the same commit
-        (no claim round, no wake-up); any other is announced to the workers once committed."""
+        (no claim round, no wake-up); any other is announced to the workers once committed. The job's queued
+        event is written here, with its running one when it starts."""
         local = self.local_worker
         if local is not None and local.reserve():
             now = utcnow()
@@ -178,7 +179,7 @@ class Jobs:
                 db, job, local.id, local.max_running_per_user, now, lease_until, unless_flag=PAUSED
             )
             if started is not None:
-                await self.events.record(db, started)
+                await self.events.write(db, [as_queued, state_of(started)])
 
                 async def adopt() -> None:
                     local.adopt(started)
@@ -186,6 +187,7 @@ class Jobs:
                 after_commit(db, adopt)
                 return
             local.release()
+        await self.events.write(db, [as_queued])
         after_commit(db, lambda: self._broker.announce([job.id]))
 
     @staticmethod

@@ -38,7 +38,7 @@ from artboard.jobs import repository
 from artboard.jobs.broker import Broker
 from artboard.jobs.service import CANCEL_CHANNEL, PAUSED, Jobs
 from artboard.kit.pubsub import PubSub
-from artboard.library.service import Library
+from artboard.library.service import JobOutput, Library
 from artboard.models import Job, WorkerRow
 from artboard.models.base import new_id, utcnow
 from artboard.models.job import CANCELED, FAILED, QUEUED, RUNNING, SUCCEEDED, TIMED_OUT
@@ -120,6 +120,7 @@ class Worker:
         self._writes: list[_Write] = []
         self._wake = asyncio.Event()
         self._look = True  # the queue may hold work for this worker: claim at the next commit
+        self._passed_over = True  # the last claim left jobs whose owner was at the cap: a freed slot may start one
         self._serving = False  # run() is going: jobs may be started here at their submit
         self._reserved: list[float] = []  # when each slot held for a job starting at its submit is given up
 
@@ -131,6 +132,8 @@ class Worker:
             asyncio.create_task(self._listen_for_work()),
         ]
         self._serving = True
+        loop = asyncio.get_running_loop()
+        look_at = loop.time() + POLL_S
         try:
             while True:
                 try:
@@ -139,11 +142,12 @@ class Worker:
                     log.exception("writing jobs failed; trying again shortly")
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that arrives
                 # as the event fires, and the worker would outlive its server.
-                try:
-                    async with asyncio.timeout(POLL_S):
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout_at(look_at):
                         await self._wake.wait()
-                except TimeoutError:
+                if loop.time() >= look_at:  # every POLL_S, however busy: a delayed retry's time may have come
                     self._look = True
+                    look_at = loop.time() + POLL_S
                 self._wake.clear()
         finally:
             self._serving = False
@@ -169,8 +173,8 @@ class Worker:
     ) -> asyncio.Future[Job | None]:
         write = _Write(change, asyncio.get_running_loop().create_future(), record, ends)
         self._writes.append(write)
-        if ends is not None:
-            self._look = True  # a slot frees, and the owner may have one turn more
+        if ends is not None and self._passed_over:
+            self._look = True  # a slot frees, and an owner at the cap may have one turn more
         self._wake.set()
         return write.done
 
@@ -279,7 +283,7 @@ class Worker:
             if claim and self._look and free > 0:
                 now = utcnow()
                 lease_until = now + timedelta(seconds=self._settings.lease_s)
-                claimed = await repository.claim(
+                claimed, self._passed_over = await repository.claim(
                     db, self.id, free, self._settings.max_running_per_user, now, lease_until, unless_flag=PAUSED
                 )
                 self._look = len(claimed) == free  # a full claim: there may be more
@@ -435,24 +439,24 @@ class Worker:
                 moved.status, moved.message, moved.progress, moved.result = CANCELED, "Canceled.", job.progress, None
                 await db.flush()
                 return moved
-            await self._library.keep(db, blobs)
             await self._jobs.paid.charge(db, moved, self._jobs.catalog.model(job.model), result)
-            lineage = {"engine": job.engine, "model": job.model, "parameters": job.input.get("parameters", {})}
-            folder_id = await self._library.folder_if_kept(db, job.owner_id, job.input.get("folder_id"))
-            for image_id, output, blob in zip(image_ids, result.images, blobs, strict=True):
-                await self._library.add_image(
-                    db,
-                    job.owner_id,
-                    blob,
-                    image_id=image_id,
-                    title=output.title,
-                    folder_id=folder_id,
-                    details=output.details,
-                    source="job",
-                    job_id=job.id,
-                    source_image_id=job.input.get("image_id"),
-                    lineage={**lineage, "cost": result.cost / max(1, len(result.images))},
-                )
+            await self._library.add_job_outputs(
+                db,
+                job.owner_id,
+                job.id,
+                [
+                    JobOutput(image_id, blob, output.title, output.details)
+                    for image_id, output, blob in zip(image_ids, result.images, blobs, strict=True)
+                ],
+                folder_id=job.input.get("folder_id"),
+                source_image_id=job.input.get("image_id"),
+                lineage={
+                    "engine": job.engine,
+                    "model": job.model,
+                    "parameters": job.input.get("parameters", {}),
+                    "cost": result.cost / max(1, len(result.images)),
+                },
+            )
             return moved
 
         await self._write(finish, ends=running)

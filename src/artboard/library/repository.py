@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from artboard.models import Blob, CostEntry, Folder, Image, Preference, User
@@ -129,9 +130,20 @@ async def preference(db: AsyncSession, owner_id: str, model_name: str) -> Prefer
     return (await db.execute(query)).scalar_one_or_none()
 
 
-async def add_charge(db: AsyncSession, entry: CostEntry) -> None:
-    db.add(entry)
-    await db.flush()
+async def add_charge(db: AsyncSession, values: dict[str, Any]) -> None:
+    """One row of the ledger (its id and time from the columns' defaults)."""
+    await db.execute(_INSERT_CHARGE, values)
+
+
+async def add_images(db: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert images in one statement, on the table: for writers that need no objects back (a job's outputs)."""
+    if rows:
+        await db.execute(_INSERT_IMAGES, rows)
+
+
+# Built once: every paid job that succeeds writes a charge and its images.
+_INSERT_CHARGE = insert(cast(Table, CostEntry.__table__))
+_INSERT_IMAGES = insert(cast(Table, Image.__table__))
 
 
 async def spending_totals(db: AsyncSession, owner_id: str, since: datetime | None = None) -> tuple[float, int]:

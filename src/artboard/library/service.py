@@ -84,6 +84,16 @@ class NewItem:
 
 
 @dataclass(frozen=True)
+class JobOutput:
+    """One image a job made, its files stored (``store``) and its id chosen ahead (the job's result names it)."""
+
+    image_id: str
+    blob: Blob
+    title: str
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class PurgeReport:
     images: int
     folders: int
@@ -120,12 +130,41 @@ class Library:
             raise NotFound("No folder with this id.")
         return found
 
-    async def folder_if_kept(self, db: AsyncSession, owner_id: str, folder_id: str | None) -> str | None:
-        """``folder_id`` while the folder is still there, else None: a job's outputs land at the top level
-        rather than fail when their folder was deleted while the job ran."""
-        if folder_id is None or await repository.folder(db, owner_id, folder_id) is None:
-            return None
-        return folder_id
+    async def add_job_outputs(
+        self,
+        db: AsyncSession,
+        owner_id: str,
+        job_id: str,
+        outputs: list[JobOutput],
+        *,
+        folder_id: str | None,
+        source_image_id: str | None,
+        lineage: dict[str, Any],
+    ) -> None:
+        """A job's images, in the transaction that finishes it: one insert for them all. They land in
+        ``folder_id`` while that folder is still there, else at the top level (it was deleted while the job
+        ran)."""
+        if folder_id is not None and await repository.folder(db, owner_id, folder_id) is None:
+            folder_id = None
+        await self.media.make_ready(db, [output.blob for output in outputs])
+        await repository.add_images(
+            db,
+            [
+                {
+                    "id": output.image_id,
+                    "owner_id": owner_id,
+                    "blob_id": output.blob.id,
+                    "folder_id": folder_id,
+                    "title": output.title,
+                    "source": "job",
+                    "details": output.details,
+                    "job_id": job_id,
+                    "source_image_id": source_image_id,
+                    "lineage": lineage,
+                }
+                for output in outputs
+            ],
+        )
 
     async def update_folder(self, db: AsyncSession, owner_id: str, folder_id: str, changes: dict[str, Any]) -> Folder:
         folder = await self.folder(db, owner_id, folder_id)
@@ -160,12 +199,9 @@ class Library:
     # ---- images -------------------------------------------------------------------------------------
 
     async def store(self, owner_id: str, images: list[bytes]) -> list[Blob]:
-        """Write several images' files ahead of the transaction that keeps them (``keep``), which then holds no
+        """Write several images' files ahead of the transaction that keeps them (``add_job_outputs``), which holds no
         lock while files are written; until it commits, their rows stay pending."""
         return await self.media.ingest_pending(owner_id, images)
-
-    async def keep(self, db: AsyncSession, blobs: list[Blob]) -> None:
-        await self.media.make_ready(db, blobs)
 
     async def add_image(
         self,

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from artboard.errors import BudgetExceeded
 from artboard.jobs import repository as jobs
 from artboard.library import repository
-from artboard.models import CostEntry
 from artboard.models.base import utcnow
 
 RECENT = timedelta(days=30)
@@ -46,15 +45,15 @@ class Spending:
         amount = round(units * unit_price, 6)
         await repository.add_charge(
             db,
-            CostEntry(
-                owner_id=owner_id,
-                job_id=job_id,
-                provider=provider,
-                model=model,
-                units=units,
-                unit_price=unit_price,
-                amount=amount,
-            ),
+            {
+                "owner_id": owner_id,
+                "job_id": job_id,
+                "provider": provider,
+                "model": model,
+                "units": units,
+                "unit_price": unit_price,
+                "amount": amount,
+            },
         )
         return amount
 

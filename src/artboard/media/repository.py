@@ -27,9 +27,19 @@ async def set_state(db: AsyncSession, blob_id: str, state: str) -> None:
     await db.execute(_SET_STATE, {"blob_id": blob_id, "state": state})
 
 
+async def make_ready(db: AsyncSession, blob_id: str, stored_bytes: int) -> None:
+    """The blob's files are all written: it counts at its full size and may be used."""
+    await db.execute(_MAKE_READY, {"blob_id": blob_id, "stored_bytes": stored_bytes})
+
+
 # On the table, built once: a job's every output passes here, and the ORM's UPDATE costs more than running it.
 _BLOBS = cast(Table, Blob.__table__)
 _SET_STATE = update(_BLOBS).where(_BLOBS.c.id == bindparam("blob_id")).values(state=bindparam("state"))
+_MAKE_READY = (
+    update(_BLOBS)
+    .where(_BLOBS.c.id == bindparam("blob_id"))
+    .values(state="ready", stored_bytes=bindparam("stored_bytes"))
+)
 
 
 async def still_used(db: AsyncSession, blob_ids: set[str]) -> set[str]:

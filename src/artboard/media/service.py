@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from artboard.db import after_commit, transaction
 from artboard.errors import ExternalFailure, PayloadTooLarge
+from artboard.kit.background import outcome_seen
 from artboard.media import repository
 from artboard.media.derivatives import Derivatives, archive_original, make_derivatives, read_archived
 from artboard.media.storage import Storage
@@ -38,9 +39,6 @@ class ImageLimits:
 
 @dataclass(frozen=True)
 class _Prepared:
-    info: ImageInfo
-    sha256: str
-    size: int
     derivatives: Derivatives
     archive: bytes
 
@@ -79,23 +77,35 @@ class Media:
     async def make_ready(self, db: AsyncSession, blobs: list[Blob]) -> None:
         for blob in blobs:
             if blob.state != "ready":
-                await repository.set_state(db, blob.id, "ready")
+                await repository.make_ready(db, blob.id, blob.stored_bytes)
                 blob.state = "ready"  # the row as this transaction leaves it (the object may belong to no session)
 
     async def _write_files(self, db: AsyncSession, owner_id: str, data: bytes) -> Blob:
         """The owner's blob for these bytes: an existing ready one, or one whose files are now written and
-        whose row is still pending (committed by ``_reserve``, so it belongs to no session)."""
+        whose row is still pending (committed by ``_reserve``, so it belongs to no session).
+
+        The header is checked first; the derivatives and the archive are then made in a thread while the
+        lookup and the reservation go on here (for bytes the owner already has, that work is thrown away).
+        """
         sha256 = hashlib.sha256(data).hexdigest()
+        info = inspect_image(io.BytesIO(data), self.limits.allowed_types, self.limits.max_pixels)
+        preparing = asyncio.ensure_future(self._prepare(data, info))
+        preparing.add_done_callback(outcome_seen)  # not awaited when the bytes turn out to be stored already
         existing = await repository.blob_by_hash(db, owner_id, sha256)
         if existing is not None and existing.state == "deleting":
             await self._remove([existing.id])  # finish that deletion now (or revive the blob if still used)
             existing = await repository.blob_by_hash(db, owner_id, sha256, fresh=True)
         if existing is not None and existing.state == "ready":
-            return existing  # the same bytes are valid and stored already: nothing to decode
-        async with self._decoding:
-            prepared = await asyncio.to_thread(self._prepare, data, sha256)
-        await self._check_quota(db, owner_id, prepared.stored_bytes)
-        blob = existing if existing is not None else await self._reserve(owner_id, prepared)
+            return existing  # the same bytes are valid and stored already
+        blob = existing if existing is not None else await self._reserve(owner_id, sha256, info, len(data))
+        try:
+            prepared = await preparing  # refuses an image whose header was fine but whose pixels are not
+            await self._check_quota(db, owner_id, prepared.stored_bytes)
+        except Exception:
+            if existing is None:
+                await self._abandon(blob.id)
+            raise
+        blob.stored_bytes = prepared.stored_bytes  # written with the ready state (``make_ready``)
         written = await asyncio.gather(  # side by side; every write ends before a failure is cleaned up
             self.storage.put(blob.archive_key, prepared.archive, "application/zip"),
             self.storage.put(blob.thumb_key, prepared.derivatives.thumbnail, "image/jpeg"),
@@ -107,12 +117,10 @@ class Media:
             raise ExternalFailure("File storage failed; nothing was saved. Try again.") from failed
         return blob
 
-    def _prepare(self, data: bytes, sha256: str) -> _Prepared:
-        """Validate, derive and archive in one trip to a worker thread (refusing what is not an allowed image)."""
-        info = inspect_image(io.BytesIO(data), self.limits.allowed_types, self.limits.max_pixels)
-        derivatives = make_derivatives(io.BytesIO(data))
-        archive = archive_original(data, f"original.{EXTENSIONS[info.content_type]}")
-        return _Prepared(info, sha256, len(data), derivatives, archive)
+    async def _prepare(self, data: bytes, info: ImageInfo) -> _Prepared:
+        """Derivatives and archive in one trip to a worker thread; decoding is bounded to one per core."""
+        async with self._decoding:
+            return await asyncio.to_thread(_derive_and_archive, data, info)
 
     async def _check_quota(self, db: AsyncSession, owner_id: str, extra: int) -> None:
         if not self.limits.quota_bytes:
@@ -124,19 +132,21 @@ class Media:
                 detail={"used": used, "needed": extra, "quota": self.limits.quota_bytes},
             )
 
-    async def _reserve(self, owner_id: str, prepared: _Prepared) -> Blob:
+    async def _reserve(self, owner_id: str, sha256: str, info: ImageInfo, size: int) -> Blob:
+        """Commit the pending row that names the files about to be written. Its ``stored_bytes`` stays 0 until
+        ``make_ready`` (the derivatives are still being made)."""
         blob_id = new_id()
         prefix = f"users/{owner_id}/{blob_id}"
         row = Blob(
             id=blob_id,
             owner_id=owner_id,
-            sha256=prepared.sha256,
+            sha256=sha256,
             state="pending",
-            content_type=prepared.info.content_type,
-            width=prepared.info.width,
-            height=prepared.info.height,
-            size=prepared.size,
-            stored_bytes=prepared.stored_bytes,
+            content_type=info.content_type,
+            width=info.width,
+            height=info.height,
+            size=size,
+            stored_bytes=0,
             archive_key=f"{prefix}/original.zip",
             thumb_key=f"{prefix}/thumb.jpg",
             square_key=f"{prefix}/square.jpg",
@@ -148,7 +158,7 @@ class Media:
         except IntegrityError:
             # The same bytes are being ingested right now by another request: share its row.
             async with transaction(self._sessions) as own:
-                shared = await repository.blob_by_hash(own, owner_id, prepared.sha256)
+                shared = await repository.blob_by_hash(own, owner_id, sha256)
                 assert shared is not None
                 return shared
         return row
@@ -206,3 +216,8 @@ class Media:
             unfinished = await repository.deleting_ids(own)
         await self._remove(unfinished)
         return len(unfinished)
+
+
+def _derive_and_archive(data: bytes, info: ImageInfo) -> _Prepared:
+    derivatives = make_derivatives(io.BytesIO(data))
+    return _Prepared(derivatives, archive_original(data, f"original.{EXTENSIONS[info.content_type]}"))
