@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -165,5 +166,35 @@ def test_a_writer_that_waits_longer_than_its_timeout_fails_as_sqlite_would(tmp_p
                 assert (await connection.execute(text("UPDATE t SET n = 0"))).rowcount == 3
         finally:
             await impatient.dispose()
+
+    run_on("one-trip", tmp_path, scenario)
+
+
+@pytest.mark.parametrize(
+    ("work", "trips_to_end", "total_after"),
+    [
+        ("SELECT n FROM t", 0, 6),  # nothing was begun: ending the session needs no trip
+        ("UPDATE t SET n = n + 1", 1, 9),  # the write began a transaction: committing it is one trip
+    ],
+)
+def test_a_session_goes_to_sqlites_thread_to_end_only_what_it_began(
+    work: str, trips_to_end: int, total_after: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def scenario(engine: AsyncEngine) -> None:
+        trips: list[str] = []
+        calls = aiosqlite.Connection._execute
+
+        async def counted(self: aiosqlite.Connection, function: Any, *args: Any) -> Any:
+            trips.append(getattr(function, "__name__", "?"))
+            return await calls(self, function, *args)  # type: ignore[no-untyped-call]
+
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        async with engine.connect() as connection:
+            await connection.execute(text(work))
+            before = len(trips)
+            await connection.commit()
+            assert len(trips) - before == trips_to_end
+        async with engine.connect() as connection:  # what was committed is there, and the pool is usable
+            assert (await connection.execute(text("SELECT sum(n) FROM t"))).scalar_one() == total_after
 
     run_on("one-trip", tmp_path, scenario)

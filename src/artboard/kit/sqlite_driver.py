@@ -153,15 +153,26 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
     def commit(self) -> None:
         try:
-            super().commit()
+            if self._in_transaction():
+                super().commit()
         finally:
             self._give_back_write_lock()
 
     def rollback(self) -> None:
         try:
-            super().rollback()
+            if self._in_transaction():
+                super().rollback()
         finally:
             self._give_back_write_lock()
+
+    def _in_transaction(self) -> bool:
+        """Whether SQLite has a transaction open here. A session that only read has none (SQLite's module
+        begins one at the first write), and ending it would be a trip to the thread for nothing: one in
+        three of a read-only session's. Read between statements, when the thread is not using the connection."""
+        try:
+            return bool(self._connection._conn.in_transaction)
+        except ValueError:  # aiosqlite has no connection open: let SQLAlchemy's own call say so
+            return True
 
     def close(self) -> None:
         try:
