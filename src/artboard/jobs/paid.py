@@ -27,16 +27,19 @@ class PaidJobs:
         self._gpu_signing = gpu_signing
         self.spending = spending
 
-    async def prepare(self, db: AsyncSession, job: Job, model: ModelInfo, session_id: str | None) -> None:
+    async def prepare(
+        self, db: AsyncSession, job: Job, model: ModelInfo, session_id: str | None, own_budget: float | None
+    ) -> None:
         """Before ``job`` is queued: seal the key it runs with onto it (401 when there is none; 400 for a GPU
-        model when the user has registered no GPU server) and check the budget (402), counting jobs not yet
-        finished; the job keeps its estimate in ``cost`` until it ends."""
+        model when the user has registered no GPU server) and check the budget (402; ``own_budget`` is the
+        user's, None for the server's), counting jobs not yet finished; the job keeps its estimate in ``cost``
+        until it ends."""
         if model.provider is not None:
             key = await self._credential(db, job.owner_id, model.provider, session_id)
             job.sealed_key = self._job_keys.seal(job.id, key)
         estimate = model.estimate(job.input.get("parameters", {}))
         if estimate > 0:
-            await self.spending.check_budget(db, job.owner_id, estimate)
+            await self.spending.check_budget(db, job.owner_id, estimate, own_budget)
             job.cost = estimate
 
     async def _credential(self, db: AsyncSession, owner_id: str, provider: str, session_id: str | None) -> str:

@@ -55,28 +55,48 @@ async def jobs(
     return list(rows.scalars()), total
 
 
-async def hold_submits(db: AsyncSession, owner_id: str) -> None:
+class Submitter(NamedTuple):
+    """What a submit checks about its user, read as it holds their other submits out."""
+
+    queued: int  # their jobs waiting to start
+    monthly_budget: float | None  # their own budget; None: the server's applies
+
+
+async def hold_submits(db: AsyncSession, owner_id: str) -> Submitter:
     """Keep the user's other submits out until this transaction ends, so the queued cap and the budget are
     checked against what is really there: a write that changes nothing takes the user's row lock on
     PostgreSQL (rows merely referencing the user do not wait for it) and the write lock on SQLite (whose driver
-    runs a SELECT outside the transaction, so only a write serialises)."""
-    await db.execute(_HOLD_SUBMITS, {"owner_id": owner_id})
+    runs a SELECT outside the transaction, so only a write serialises); it reads what the checks need.
+
+    On SQLite the count comes with the same statement (a writer reads the latest data). PostgreSQL evaluates a
+    statement's subqueries in the snapshot taken before it waited for the lock, blind to the submit it waited
+    for, so there the count is a statement of its own, run once the lock is held."""
+    on_sqlite = db.get_bind().dialect.name == "sqlite"
+    row = (await db.execute(_HOLD_AND_COUNT if on_sqlite else _HOLD, {"owner_id": owner_id})).one_or_none()
+    if row is None:
+        return Submitter(0, None)
+    queued = row.queued if on_sqlite else (await db.execute(_QUEUED, {"owner_id": owner_id})).scalar_one()
+    return Submitter(int(queued), row.monthly_budget)
 
 
 _USERS = cast(Table, User.__table__)
-# On the table, built once (every submit takes it); ``updated`` set to itself, or its onupdate would move it.
-_HOLD_SUBMITS = update(_USERS).where(_USERS.c.id == bindparam("owner_id")).values(updated=_USERS.c.updated)
-
-
-async def queued_count(db: AsyncSession, owner_id: str) -> int:
-    query = select(func.count()).select_from(Job).where(Job.owner_id == owner_id, Job.status == QUEUED)
-    return int((await db.execute(query)).scalar_one())
+_JOBS = cast(Table, Job.__table__)
+# On the tables, built once (every submit takes them); ``updated`` set to itself, or its onupdate would move it.
+_HOLD = (
+    update(_USERS)
+    .where(_USERS.c.id == bindparam("owner_id"))
+    .values(updated=_USERS.c.updated)
+    .returning(_USERS.c.monthly_budget)
+)
+_QUEUED = (
+    select(func.count()).select_from(_JOBS).where(_JOBS.c.owner_id == bindparam("owner_id"), _JOBS.c.status == QUEUED)
+)
+_HOLD_AND_COUNT = _HOLD.returning(_QUEUED.scalar_subquery().label("queued"))
 
 
 # Written out, not built with SQLAlchemy's expression language: every submit asks it, and building the
 # statement cost twice what running it does.
-_QUEUE_POSITION = text(
-    """
+_POSITION = """
     WITH ahead AS (
         SELECT count(*) + 1 AS own_rank FROM jobs
         WHERE owner_id = :owner_id AND status = 'queued'
@@ -87,8 +107,16 @@ _QUEUE_POSITION = text(
         SELECT sum(CASE WHEN queued < own_rank THEN queued ELSE own_rank - 1 END)
         FROM (SELECT count(*) AS queued FROM jobs
               WHERE status = 'queued' AND owner_id <> :owner_id GROUP BY owner_id) AS others
-    ), 0) FROM ahead
-    """
+    ), 0)"""
+_QUEUE_POSITION = text(f"{_POSITION} FROM ahead").bindparams(bindparam("created", type_=UTCDateTime()))
+# The position, and whether the job may start at once, skipping the queue: nothing else is waiting to start (so no
+# one is passed over), its owner is below the running cap, and the queue is not paused.
+_PLACE = text(
+    f"""{_POSITION},
+       NOT EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND run_after <= :created AND id <> :id)
+       AND (SELECT count(*) FROM jobs WHERE status = 'running' AND owner_id = :owner_id) < :max_running
+       AND NOT EXISTS (SELECT 1 FROM queue_flags WHERE name = :flag AND enabled = true)
+    FROM ahead"""  # noqa: S608 (a constant of this module)
 ).bindparams(bindparam("created", type_=UTCDateTime()))
 
 
@@ -96,8 +124,25 @@ async def queue_position(db: AsyncSession, job: Job) -> int:
     """Where a queued job stands in the fair order: its rank among its owner's queued jobs, plus the jobs
     other users get to start in the rounds before (each user has one turn per round, and no more jobs than
     they have queued)."""
-    parameters = {"owner_id": job.owner_id, "priority": job.priority, "created": job.created, "id": job.id}
-    return int((await db.execute(_QUEUE_POSITION, parameters)).scalar_one())
+    return int((await db.execute(_QUEUE_POSITION, _position_parameters(job))).scalar_one())
+
+
+class Place(NamedTuple):
+    position: int
+    may_start: bool  # the fair order would start it next: it may skip the queue
+
+
+async def place(db: AsyncSession, job: Job, max_running_per_user: int, unless_flag: str) -> Place:
+    """Where a job just queued stands (``queue_position``), and whether it may start at once: nothing else
+    waits to start, its owner runs fewer than ``max_running_per_user``, the flag ``unless_flag`` (the queue
+    paused) is off. One statement: every submit asks."""
+    parameters = {**_position_parameters(job), "max_running": max_running_per_user, "flag": unless_flag}
+    position, may_start = (await db.execute(_PLACE, parameters)).one()
+    return Place(int(position), bool(may_start))
+
+
+def _position_parameters(job: Job) -> dict[str, Any]:
+    return {"owner_id": job.owner_id, "priority": job.priority, "created": job.created, "id": job.id}
 
 
 # Each user's queued jobs ranked (priority, then age); a job's turn is its rank plus its owner's running jobs, so
@@ -121,7 +166,6 @@ _CLAIM_CANDIDATES = text(
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
-_JOBS = cast(Table, Job.__table__)
 # What a written-out UPDATE of a job gives back: the whole row, loaded into the session's Job.
 _RETURNING_JOB = ", ".join(f'"{column.name}"' for column in _JOBS.columns)
 
@@ -173,37 +217,9 @@ async def claim(
     return Claimed(claimed, len(candidates) > len(claimed))
 
 
-# Whether a job just queued may start at once, skipping the queue: nothing else is waiting to start (so no one
-# is passed over), its owner is below the running cap, and the queue is not paused.
-_MAY_START_AT_ONCE = text(
-    """
-    SELECT NOT EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND run_after <= :now AND id <> :id)
-       AND (SELECT count(*) FROM jobs WHERE status = 'running' AND owner_id = :owner_id) < :max_running
-       AND NOT EXISTS (SELECT 1 FROM queue_flags WHERE name = :flag AND enabled = true)
-    """
-).bindparams(bindparam("now", type_=UTCDateTime()))
-
-
-async def claim_at_once(
-    db: AsyncSession,
-    job: Job,
-    worker_id: str,
-    max_running_per_user: int,
-    now: datetime,
-    lease_until: datetime,
-    unless_flag: str,
-) -> Job | None:
-    """Start ``job`` (queued in this transaction) on this worker now, if the fair order would pick it next
-    anyway (see ``_MAY_START_AT_ONCE``); None when it must wait its turn in the queue."""
-    parameters = {
-        "now": now,
-        "id": job.id,
-        "owner_id": job.owner_id,
-        "max_running": max_running_per_user,
-        "flag": unless_flag,
-    }
-    if not (await db.execute(_MAY_START_AT_ONCE, parameters)).scalar_one():
-        return None
+async def claim_at_once(db: AsyncSession, job: Job, worker_id: str, now: datetime, lease_until: datetime) -> Job | None:
+    """Start ``job`` (queued in this transaction, and free to skip the queue: ``place``) on this worker now;
+    None if it is no longer queued."""
     values = {"ids": [job.id], "worker_id": worker_id, "lease_until": lease_until, "now": now}
     return (await db.execute(_CLAIM, values)).scalar_one_or_none()
 

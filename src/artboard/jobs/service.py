@@ -122,11 +122,10 @@ class Jobs:
         digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
         if idempotency_key is not None and (earlier := await repository.job_by_key(db, owner_id, idempotency_key)):
             return Submitted(self._same_request(earlier, digest), replayed=True)
-        await repository.hold_submits(db, owner_id)
-        queued = await repository.queued_count(db, owner_id)
-        if queued >= self._limits.max_queued_per_user:
+        submitter = await repository.hold_submits(db, owner_id)
+        if submitter.queued >= self._limits.max_queued_per_user:
             raise RateLimited(
-                f"You have {queued} jobs waiting, the most allowed; wait for some to finish or cancel some.",
+                f"You have {submitter.queued} jobs waiting, the most allowed; wait for some to finish or cancel some.",
                 retry_after=5,
             )
         now = utcnow()
@@ -151,7 +150,7 @@ class Jobs:
             created=now,
             run_after=now,
         )
-        await self.paid.prepare(db, job, model, session_id)
+        await self.paid.prepare(db, job, model, session_id, submitter.monthly_budget)
         db.add(job)
         if idempotency_key is not None:
             try:
@@ -161,23 +160,24 @@ class Jobs:
                 if (earlier := await repository.job_by_key(db, owner_id, idempotency_key)) is None:
                     raise
                 return Submitted(self._same_request(earlier, digest), replayed=True)
-        position = await repository.queue_position(db, job)
-        as_queued = state_of(job, position)
-        before_commit(db, lambda: self._start_or_announce(db, job, as_queued))
-        return Submitted(job, replayed=False, queue_position=position)
-
-    async def _start_or_announce(self, db: AsyncSession, job: Job, as_queued: JobState) -> None:
-        """The last work of a submit's transaction (its reply, queued, is rendered by then): a job the fair order
-        would start next goes straight to this process's worker when it has a free slot, in the same commit
-        (no claim round, no wake-up); any other is announced to the workers once committed. The job's queued
-        event is written here, with its running one when it starts."""
         local = self.local_worker
-        if local is not None and local.reserve():
+        if local is not None:
+            place = await repository.place(db, job, local.max_running_per_user, unless_flag=PAUSED)
+        else:
+            place = repository.Place(await repository.queue_position(db, job), may_start=False)
+        as_queued = state_of(job, place.position)
+        before_commit(db, lambda: self._start_or_announce(db, job, as_queued, place.may_start))
+        return Submitted(job, replayed=False, queue_position=place.position)
+
+    async def _start_or_announce(self, db: AsyncSession, job: Job, as_queued: JobState, may_start: bool) -> None:
+        """The last work of a submit's transaction (its reply, queued, is rendered by then): a job the fair order
+        would start next (``may_start``) goes straight to this process's worker when it has a free slot, in the
+        same commit (no claim round, no wake-up); any other is announced to the workers once committed. The
+        job's queued event is written here, with its running one when it starts."""
+        local = self.local_worker
+        if may_start and local is not None and local.reserve():
             now = utcnow()
-            lease_until = now + timedelta(seconds=local.lease_s)
-            started = await repository.claim_at_once(
-                db, job, local.id, local.max_running_per_user, now, lease_until, unless_flag=PAUSED
-            )
+            started = await repository.claim_at_once(db, job, local.id, now, now + timedelta(seconds=local.lease_s))
             if started is not None:
                 await self.events.write(db, [as_queued, state_of(started)])
 

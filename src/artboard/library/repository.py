@@ -9,7 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from artboard.models import Blob, CostEntry, Folder, Image, Preference, User
+from artboard.models import Blob, CostEntry, Folder, Image, Preference
 
 
 async def folder(db: AsyncSession, owner_id: str, folder_id: str, *, trashed: bool = False) -> Folder | None:
@@ -154,8 +154,3 @@ async def spending_totals(db: AsyncSession, owner_id: str, since: datetime | Non
     query = select(func.coalesce(func.sum(CostEntry.amount), 0.0), func.coalesce(func.sum(CostEntry.units), 0))
     amount, units = (await db.execute(query.where(*conditions))).one()
     return float(amount), int(units)
-
-
-async def monthly_budget(db: AsyncSession, owner_id: str) -> float | None:
-    """The user's own budget; None for the server's."""
-    return (await db.execute(select(User.monthly_budget).where(User.id == owner_id))).scalar_one_or_none()

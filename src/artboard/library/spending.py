@@ -57,13 +57,12 @@ class Spending:
         )
         return amount
 
-    async def check_budget(self, db: AsyncSession, owner_id: str, adding: float) -> None:
+    async def check_budget(self, db: AsyncSession, owner_id: str, adding: float, own_budget: float | None) -> None:
         """Refuse a paid job (402) when this month's charges, the estimates of the user's jobs still waiting or
-        running and this one's (``adding``) would pass the user's monthly budget. The caller holds the user's
-        submit lock (``jobs.repository.hold_submits``), so two submits cannot both fit the same room."""
-        budget = await repository.monthly_budget(db, owner_id)
-        if budget is None:
-            budget = self._default_budget
+        running and this one's (``adding``) would pass the user's monthly budget (``own_budget``, read by the
+        caller; None: the server's). The caller holds the user's submit lock (``jobs.repository.hold_submits``),
+        so two submits cannot both fit the same room."""
+        budget = self._default_budget if own_budget is None else own_budget
         if budget <= 0 or adding <= 0:
             return
         spent, _ = await repository.spending_totals(db, owner_id, since=month_start(utcnow()))
