@@ -45,7 +45,7 @@ class Gate:
     """What the stand-in engine does: wait until released (or told to stop), then succeed or fail as set."""
 
     release: threading.Event = field(default_factory=threading.Event)
-    outcome: str = "ok"  # ok | transient | permanent | hang | not_an_image
+    outcome: str = "ok"  # ok | transient | permanent | hang | not_an_image | deaf (never checks should_stop)
     started: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
 
@@ -53,7 +53,7 @@ class Gate:
         self.started.append(context.job_id)
         context.progress(0.5, "Halfway")
         while not self.release.is_set() or self.outcome == "hang":
-            if context.should_stop():
+            if context.should_stop() and self.outcome != "deaf":
                 raise JobCanceled("stopped at a checkpoint")
             await asyncio.sleep(0.02)
         if self.outcome == "transient":
@@ -211,6 +211,20 @@ def test_cancel_works_in_every_state(http: httpx.Client, user: Account, gate: Ga
     done = until(http, user, second["id"], "succeeded")
     assert http.post(f"/api/jobs/{second['id']}/cancel", headers=user.headers).json()["status"] == "succeeded"
     assert done["result"]["images"]
+
+
+def test_a_job_canceled_after_its_last_checkpoint_keeps_nothing(http: httpx.Client, user: Account, gate: Gate) -> None:
+    gate.outcome = "deaf"
+    image_id = source(http, user)
+    job = submit(http, user, image_id).json()
+    until(http, user, job["id"], "running")
+    asked = http.post(f"/api/jobs/{job['id']}/cancel", headers=user.headers).json()
+    assert asked["status"] == "running" and asked["message"] == "Canceling…"
+    gate.release.set()  # the engine ends with its images, never having looked at the request to stop
+    canceled = until(http, user, job["id"], "canceled", "succeeded")
+    assert (canceled["status"], canceled["result"], canceled["message"]) == ("canceled", None, "Canceled.")
+    gallery = http.get("/api/images", headers=user.headers).json()["items"]
+    assert [image["id"] for image in gallery] == [image_id], "the free result of a canceled job is not kept"
 
 
 def test_a_job_that_runs_too_long_times_out(http: httpx.Client, user: Account, gate: Gate) -> None:

@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from artboard.db import after_commit
 from artboard.jobs import repository
-from artboard.jobs.schemas import job_out
+from artboard.jobs.schemas import JobView, job_out
 from artboard.kit.pubsub import PubSub, Subscription
-from artboard.models import Job, JobEvent
+from artboard.models import JobEvent
 from artboard.models.base import utcnow
 from artboard.models.job import FINISHED
 
@@ -46,7 +46,7 @@ class JobState(NamedTuple):
     payload: dict[str, Any]
 
 
-def state_of(job: Job, queue_position: int | None = None) -> JobState:
+def state_of(job: JobView, queue_position: int | None = None) -> JobState:
     return JobState(job.owner_id, job_out(job, queue_position).model_dump(mode="json"))
 
 
@@ -70,11 +70,11 @@ class EventLog:
         self._pubsub = pubsub
         self._sessions = sessions
 
-    async def record(self, db: AsyncSession, job: Job, queue_position: int | None = None) -> None:
+    async def record(self, db: AsyncSession, job: JobView, queue_position: int | None = None) -> None:
         """Write the job's current state as its owner's next event; published after the commit."""
         await self.record_all(db, [(job, queue_position)])
 
-    async def record_all(self, db: AsyncSession, changes: Sequence[tuple[Job, int | None]]) -> None:
+    async def record_all(self, db: AsyncSession, changes: Sequence[tuple[JobView, int | None]]) -> None:
         """Write each job's current state (with its queue position, if given) as an event, in this order."""
         await self.write(db, [state_of(job, queue_position) for job, queue_position in changes])
 

@@ -14,6 +14,7 @@ from artboard.engines.base import EngineResult, ModelInfo
 from artboard.engines.gpu_endpoint import PROVIDER as GPU_ENDPOINT
 from artboard.engines.gpu_endpoint import GpuTarget
 from artboard.errors import ValidationFailed
+from artboard.jobs.schemas import JobView
 from artboard.library.spending import Spending
 from artboard.models import Job
 from artboard.vault.credentials import JobKeys, ProviderKeys
@@ -60,7 +61,7 @@ class PaidJobs:
         """The key ``job`` runs with, opened for one run; None for a model that needs none."""
         return self._job_keys.open(job.id, job.sealed_key) if job.sealed_key else None
 
-    async def charge(self, db: AsyncSession, job: Job, model: ModelInfo, result: EngineResult) -> float:
+    async def charge(self, db: AsyncSession, job: JobView, model: ModelInfo, result: EngineResult) -> float:
         """Write what the job cost to the ledger (in the transaction that finishes it); the amount."""
         if result.cost <= 0:
             return 0.0

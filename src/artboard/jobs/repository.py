@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Executable, Table, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Executable, Row, Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from artboard.jobs.schemas import JobView
 from artboard.models import EventCounter, Job, JobEvent, QueueFlag, User, WorkerRow
 from artboard.models.base import UTCDateTime
 from artboard.models.job import QUEUED, RUNNING
@@ -120,7 +121,7 @@ _PLACE = text(
 ).bindparams(bindparam("created", type_=UTCDateTime()))
 
 
-async def queue_position(db: AsyncSession, job: Job) -> int:
+async def queue_position(db: AsyncSession, job: JobView) -> int:
     """Where a queued job stands in the fair order: its rank among its owner's queued jobs, plus the jobs
     other users get to start in the rounds before (each user has one turn per round, and no more jobs than
     they have queued)."""
@@ -141,7 +142,7 @@ async def place(db: AsyncSession, job: Job, max_running_per_user: int, unless_fl
     return Place(int(position), bool(may_start))
 
 
-def _position_parameters(job: Job) -> dict[str, Any]:
+def _position_parameters(job: JobView) -> dict[str, Any]:
     return {"owner_id": job.owner_id, "priority": job.priority, "created": job.created, "id": job.id}
 
 
@@ -226,9 +227,10 @@ async def claim_at_once(db: AsyncSession, job: Job, worker_id: str, now: datetim
 
 async def transition(
     db: AsyncSession, job_id: str, expected: str, values: dict[str, Any], *, release: bool = False
-) -> Job | None:
+) -> Row[Any] | None:
     """Move a job on only if it is still in ``expected`` (and, for a running job, still this worker's when
-    ``values`` names a ``worker_id`` to match); None when someone else moved it first. With ``release``, the
+    ``values`` names a ``worker_id`` to match); None when someone else moved it first, else the job's row as
+    it now is (a ``JobView``, no ORM object: making one cost as much as the statement). With ``release``, the
     same update leaves the job held by no worker (put back in the queue, or given up)."""
     values = dict(values)
     held_by = values.pop("worker_id", None)
@@ -237,22 +239,21 @@ async def transition(
     statement = _transition_statement(tuple(sorted(values)), held_by is not None)
     parameters = {f"set_{name}": value for name, value in values.items()}
     parameters.update(job_id=job_id, expected=expected, held_by=held_by)
-    return (await db.execute(statement, parameters)).scalar_one_or_none()
+    return (await db.execute(statement, parameters)).one_or_none()
 
 
 @functools.cache
 def _transition_statement(columns: tuple[str, ...], match_worker: bool) -> Executable:
-    """The conditional UPDATE … RETURNING of ``transition`` for one set of columns, written out once: the ORM's
-    own UPDATE with RETURNING cost a job's every change twice as much CPU (a dozen column sets, few shapes)."""
+    """The conditional UPDATE … RETURNING of ``transition`` for one set of columns, written out once (a dozen
+    column sets, few shapes); its columns typed as the table's, so JSON and times come back decoded."""
     typed = [bindparam(f"set_{name}", type_=_JOBS.columns[name].type) for name in columns]  # only its own columns
     assignments = ", ".join(f'"{name}" = :set_{name}' for name in columns)
     condition = "id = :job_id AND status = :expected" + (" AND worker_id = :held_by" if match_worker else "")
-    statement = (
+    return (
         text(f"UPDATE jobs SET {assignments} WHERE {condition} RETURNING {_RETURNING_JOB}")  # noqa: S608 (column names)
         .bindparams(*typed)
         .columns(*_JOBS.columns)
     )
-    return select(Job).from_statement(statement).execution_options(populate_existing=True)
 
 
 async def extend_leases(db: AsyncSession, worker_id: str, job_ids: Sequence[str], lease_until: datetime) -> set[str]:

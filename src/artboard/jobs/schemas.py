@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -11,7 +11,6 @@ from pydantic_core import PydanticCustomError
 from artboard.engines.sketch import METHODS, STYLES
 from artboard.kit.body import CleanText, JsonObject
 from artboard.library.schemas import ImageOut
-from artboard.models import Job
 from artboard.models.base import ID_PATTERN
 
 Status = Literal["queued", "running", "succeeded", "failed", "canceled", "timed_out"]
@@ -51,7 +50,55 @@ class JobOut(BaseModel):
     updated: datetime
 
 
-def job_out(job: Job, queue_position: int | None = None) -> JobOut:
+class JobView(Protocol):
+    """A job as replies and events show it: a ``Job``, or the row a conditional ``UPDATE … RETURNING`` gave back
+    (``jobs.repository.transition``: no ORM object is made for a job that only moves on)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def owner_id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def engine(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def progress(self) -> float: ...
+    @property
+    def message(self) -> str | None: ...
+    @property
+    def input(self) -> dict[str, Any]: ...
+    @property
+    def result(self) -> dict[str, Any] | None: ...
+    @property
+    def error_code(self) -> str | None: ...
+    @property
+    def error_message(self) -> str | None: ...
+    @property
+    def cost(self) -> float: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def retry_of(self) -> str | None: ...
+    @property
+    def cancel_requested(self) -> bool: ...
+    @property
+    def created(self) -> datetime: ...
+    @property
+    def started(self) -> datetime | None: ...
+    @property
+    def finished(self) -> datetime | None: ...
+    @property
+    def updated(self) -> datetime: ...
+
+
+def job_out(job: JobView, queue_position: int | None = None) -> JobOut:
     return JobOut(
         id=job.id,
         kind=job.kind,

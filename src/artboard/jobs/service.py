@@ -21,6 +21,7 @@ from artboard.jobs import repository
 from artboard.jobs.broker import Broker
 from artboard.jobs.events import EventLog, JobState, state_of
 from artboard.jobs.paid import PaidJobs
+from artboard.jobs.schemas import JobView
 from artboard.kit.pagination import PageParams
 from artboard.kit.pubsub import PubSub
 from artboard.library.service import Library
@@ -202,7 +203,7 @@ class Jobs:
             raise NotFound("No job with this id.")
         return found
 
-    async def position(self, db: AsyncSession, job: Job) -> int | None:
+    async def position(self, db: AsyncSession, job: JobView) -> int | None:
         return await repository.queue_position(db, job) if job.status == QUEUED else None
 
     async def page(
@@ -210,7 +211,7 @@ class Jobs:
     ) -> tuple[list[Job], int]:
         return await repository.jobs(db, owner_id, status=status, kind=kind, offset=page.offset, limit=page.per_page)
 
-    async def cancel(self, db: AsyncSession, owner_id: str, job_id: str) -> Job:
+    async def cancel(self, db: AsyncSession, owner_id: str, job_id: str) -> JobView:
         """A queued job is canceled at once; a running one is asked to stop at its next checkpoint; a
         finished one is left as it is."""
         job = await self.get(db, owner_id, job_id)

@@ -36,6 +36,7 @@ from artboard.engines.base import EngineError, EngineResult, JobCanceled, JobCon
 from artboard.errors import AppError
 from artboard.jobs import repository
 from artboard.jobs.broker import Broker
+from artboard.jobs.schemas import JobView
 from artboard.jobs.service import CANCEL_CHANNEL, PAUSED, Jobs
 from artboard.kit.pubsub import PubSub
 from artboard.library.service import JobOutput, Library
@@ -73,7 +74,7 @@ def new_worker_id() -> str:
 
 # A change of one job in the group-committed transaction: the job as changed, or None when it was no longer
 # this worker's to change.
-Change = Callable[[AsyncSession], Awaitable[Job | None]]
+Change = Callable[[AsyncSession], Awaitable[JobView | None]]
 
 
 @dataclass
@@ -92,7 +93,7 @@ class _ChangeFailed(Exception):
 @dataclass
 class _Write:
     change: Change
-    done: asyncio.Future[Job | None]
+    done: asyncio.Future[JobView | None]
     record: bool  # write the changed job's event
     ends: _Running | None  # the run this change ends (its slot is free once it commits)
 
@@ -164,13 +165,13 @@ class Worker:
             self._look = True
             self._wake.set()
 
-    async def _write(self, change: Change, *, record: bool = True, ends: _Running | None = None) -> Job | None:
+    async def _write(self, change: Change, *, record: bool = True, ends: _Running | None = None) -> JobView | None:
         """Hand ``change`` to the next group commit; returns once it committed (raises if it failed)."""
         return await self._queue_write(change, record=record, ends=ends)
 
     def _queue_write(
         self, change: Change, *, record: bool = True, ends: _Running | None = None
-    ) -> asyncio.Future[Job | None]:
+    ) -> asyncio.Future[JobView | None]:
         write = _Write(change, asyncio.get_running_loop().create_future(), record, ends)
         self._writes.append(write)
         if ends is not None and self._passed_over:
@@ -253,9 +254,9 @@ class Worker:
 
     async def _commit(
         self, writes: list[_Write], claim: bool, *, isolated: bool
-    ) -> tuple[list[Job | Exception | None], list[Job]]:
+    ) -> tuple[list[JobView | Exception | None], list[Job]]:
         """One try at a round; without ``isolated``, a change that fails aborts it (``_ChangeFailed``)."""
-        outcomes: list[Job | Exception | None] = []
+        outcomes: list[JobView | Exception | None] = []
         claimed: list[Job] = []
         async with transaction(self._sessions) as db:
             for write in writes:
@@ -269,10 +270,10 @@ class Worker:
                     if not isolated:
                         raise _ChangeFailed from exc
                     outcomes.append(exc)  # its savepoint is undone; the job's task decides what next
-            changed = [
+            changed: list[tuple[JobView, int | None]] = [
                 (job, await repository.queue_position(db, job) if job.status == QUEUED else None)
                 for write, job in zip(writes, outcomes, strict=True)
-                if isinstance(job, Job) and write.record
+                if job is not None and not isinstance(job, Exception) and write.record
             ]
             ending = sum(
                 1
@@ -410,7 +411,7 @@ class Worker:
         blobs = await self._library.store(job.owner_id, [output.data for output in result.images])
         image_ids = [new_id() for _ in result.images]  # named now, so the finishing UPDATE carries the result
 
-        async def finish(db: AsyncSession) -> Job | None:
+        async def finish(db: AsyncSession) -> JobView | None:
             now = utcnow()
             moved = await repository.transition(
                 db,
@@ -436,9 +437,8 @@ class Worker:
                 if moved is None:
                     log.warning("job %s was taken over before it finished here; its result is dropped", job.id)
                     return None
-                moved.status, moved.message, moved.progress, moved.result = CANCELED, "Canceled.", job.progress, None
-                await db.flush()
-                return moved
+                canceled = {"status": CANCELED, "message": "Canceled.", "progress": job.progress, "result": None}
+                return await repository.transition(db, job.id, SUCCEEDED, canceled)
             await self._jobs.paid.charge(db, moved, self._jobs.catalog.model(job.model), result)
             await self._library.add_job_outputs(
                 db,
