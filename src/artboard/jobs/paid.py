@@ -14,7 +14,7 @@ from artboard.engines.base import EngineResult, ModelInfo
 from artboard.engines.gpu_endpoint import PROVIDER as GPU_ENDPOINT
 from artboard.engines.gpu_endpoint import GpuTarget
 from artboard.errors import ValidationFailed
-from artboard.jobs.schemas import JobView
+from artboard.jobs.schemas import JobView, RunningJob
 from artboard.library.spending import Spending
 from artboard.models import Job
 from artboard.vault.credentials import JobKeys, ProviderKeys
@@ -57,7 +57,7 @@ class PaidJobs:
             )
         return GpuTarget(user.gpu_endpoint, secret).credential()
 
-    def key(self, job: Job) -> str | None:
+    def key(self, job: RunningJob) -> str | None:
         """The key ``job`` runs with, opened for one run; None for a model that needs none."""
         return self._job_keys.open(job.id, job.sealed_key) if job.sealed_key else None
 

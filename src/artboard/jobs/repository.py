@@ -171,27 +171,24 @@ _CLAIM_CANDIDATES = text(
 _RETURNING_JOB = ", ".join(f'"{column.name}"' for column in _JOBS.columns)
 
 # Written out once: the same conditional update claims every batch.
+# Rows, not ORM objects, as ``transition`` gives back (a worker only reads them).
 _CLAIM = (
-    select(Job)
-    .from_statement(
-        text(
-            "UPDATE jobs SET status = 'running', worker_id = :worker_id, lease_until = :lease_until, "  # noqa: S608
-            "started = :now, updated = :now, attempts = attempts + 1, progress = 0, message = NULL "
-            f"WHERE id IN :ids AND status = 'queued' RETURNING {_RETURNING_JOB}"  # the table's own column names
-        )
-        .bindparams(
-            bindparam("ids", expanding=True),
-            bindparam("lease_until", type_=UTCDateTime()),
-            bindparam("now", type_=UTCDateTime()),
-        )
-        .columns(*_JOBS.columns)
+    text(
+        "UPDATE jobs SET status = 'running', worker_id = :worker_id, lease_until = :lease_until, "  # noqa: S608
+        "started = :now, updated = :now, attempts = attempts + 1, progress = 0, message = NULL "
+        f"WHERE id IN :ids AND status = 'queued' RETURNING {_RETURNING_JOB}"  # the table's own column names
     )
-    .execution_options(populate_existing=True)
+    .bindparams(
+        bindparam("ids", expanding=True),
+        bindparam("lease_until", type_=UTCDateTime()),
+        bindparam("now", type_=UTCDateTime()),
+    )
+    .columns(*_JOBS.columns)
 )
 
 
 class Claimed(NamedTuple):
-    jobs: list[Job]
+    jobs: list[Row[Any]]  # each a RunningJob
     passed_over: bool  # queued jobs are left that may start once a slot frees (their owner was at the cap)
 
 
@@ -214,15 +211,17 @@ async def claim(
     if not ids:
         return Claimed([], bool(candidates))
     values = {"ids": ids, "worker_id": worker_id, "lease_until": lease_until, "now": now}
-    claimed = list((await db.execute(_CLAIM, values)).scalars())
+    claimed = list((await db.execute(_CLAIM, values)).all())
     return Claimed(claimed, len(candidates) > len(claimed))
 
 
-async def claim_at_once(db: AsyncSession, job: Job, worker_id: str, now: datetime, lease_until: datetime) -> Job | None:
+async def claim_at_once(
+    db: AsyncSession, job: Job, worker_id: str, now: datetime, lease_until: datetime
+) -> Row[Any] | None:
     """Start ``job`` (queued in this transaction, and free to skip the queue: ``place``) on this worker now;
     None if it is no longer queued."""
     values = {"ids": [job.id], "worker_id": worker_id, "lease_until": lease_until, "now": now}
-    return (await db.execute(_CLAIM, values)).scalar_one_or_none()
+    return (await db.execute(_CLAIM, values)).one_or_none()
 
 
 async def transition(

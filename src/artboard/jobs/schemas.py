@@ -98,6 +98,17 @@ class JobView(Protocol):
     def updated(self) -> datetime: ...
 
 
+class RunningJob(JobView, Protocol):
+    """A job as a worker claimed it: what running it needs besides what it shows."""
+
+    @property
+    def max_attempts(self) -> int: ...
+    @property
+    def sealed_key(self) -> str | None: ...
+    @property
+    def provider_state(self) -> dict[str, Any] | None: ...
+
+
 def job_out(job: JobView, queue_position: int | None = None) -> JobOut:
     return JobOut(
         id=job.id,

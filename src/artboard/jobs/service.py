@@ -21,7 +21,7 @@ from artboard.jobs import repository
 from artboard.jobs.broker import Broker
 from artboard.jobs.events import EventLog, JobState, state_of
 from artboard.jobs.paid import PaidJobs
-from artboard.jobs.schemas import JobView
+from artboard.jobs.schemas import JobView, RunningJob
 from artboard.kit.pagination import PageParams
 from artboard.kit.pubsub import PubSub
 from artboard.library.service import Library
@@ -56,7 +56,7 @@ class LocalWorker(Protocol):
 
     def release(self) -> None: ...
 
-    def adopt(self, job: Job) -> None: ...
+    def adopt(self, job: RunningJob) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -36,11 +36,11 @@ from artboard.engines.base import EngineError, EngineResult, JobCanceled, JobCon
 from artboard.errors import AppError
 from artboard.jobs import repository
 from artboard.jobs.broker import Broker
-from artboard.jobs.schemas import JobView
+from artboard.jobs.schemas import JobView, RunningJob
 from artboard.jobs.service import CANCEL_CHANNEL, PAUSED, Jobs
 from artboard.kit.pubsub import PubSub
 from artboard.library.service import JobOutput, Library
-from artboard.models import Job, WorkerRow
+from artboard.models import WorkerRow
 from artboard.models.base import new_id, utcnow
 from artboard.models.job import CANCELED, FAILED, QUEUED, RUNNING, SUCCEEDED, TIMED_OUT
 from artboard.vault.crypto import CannotOpen
@@ -79,7 +79,7 @@ Change = Callable[[AsyncSession], Awaitable[JobView | None]]
 
 @dataclass
 class _Running:
-    job: Job
+    job: RunningJob
     stop: threading.Event = field(default_factory=threading.Event)
     stop_reason: str | None = None  # CANCELED or TIMED_OUT once asked to stop
     progress: tuple[float, str] | None = None
@@ -209,7 +209,7 @@ class Worker:
         for job in claimed:
             self._start(job)
 
-    def _start(self, job: Job) -> None:
+    def _start(self, job: RunningJob) -> None:
         running = _Running(job)
         self._running[job.id] = running
         task = asyncio.create_task(self._execute(running))
@@ -232,7 +232,7 @@ class Worker:
         if self._reserved:
             self._reserved.pop(0)
 
-    def adopt(self, job: Job) -> None:
+    def adopt(self, job: RunningJob) -> None:
         """Run a job its submit claimed for this worker (its transaction has committed). A worker stopped
         meanwhile leaves it to lease recovery, as any job it held."""
         self.release()
@@ -254,10 +254,10 @@ class Worker:
 
     async def _commit(
         self, writes: list[_Write], claim: bool, *, isolated: bool
-    ) -> tuple[list[JobView | Exception | None], list[Job]]:
+    ) -> tuple[list[JobView | Exception | None], list[RunningJob]]:
         """One try at a round; without ``isolated``, a change that fails aborts it (``_ChangeFailed``)."""
         outcomes: list[JobView | Exception | None] = []
-        claimed: list[Job] = []
+        claimed: list[RunningJob] = []
         async with transaction(self._sessions) as db:
             for write in writes:
                 try:
@@ -284,9 +284,10 @@ class Worker:
             if claim and self._look and free > 0:
                 now = utcnow()
                 lease_until = now + timedelta(seconds=self._settings.lease_s)
-                claimed, self._passed_over = await repository.claim(
+                rows, self._passed_over = await repository.claim(
                     db, self.id, free, self._settings.max_running_per_user, now, lease_until, unless_flag=PAUSED
                 )
+                claimed = list(rows)
                 self._look = len(claimed) == free  # a full claim: there may be more
                 changed += [(job, None) for job in claimed]
             await self._jobs.events.record_all(db, changed)
@@ -356,7 +357,6 @@ class Worker:
             moved = await self._write(self._update_running(job.id, values), record=False)
             if moved is None:
                 raise JobCanceled("The job is no longer this worker's.")
-            job.provider_state = state
 
         try:
             credential = self._jobs.paid.key(job)
@@ -486,7 +486,7 @@ class Worker:
     async def _requeue(self, running: _Running, message: str, *, delay_s: float = 0.0) -> None:
         await self._write(self._requeuing(running.job, message, delay_s), ends=running)
 
-    def _requeuing(self, job: Job, message: str, delay_s: float = 0.0) -> Change:
+    def _requeuing(self, job: JobView, message: str, delay_s: float = 0.0) -> Change:
         now = utcnow()
         values = {
             "status": QUEUED,
