@@ -130,7 +130,7 @@ class Jobs:
                 retry_after=5,
             )
         now = utcnow()
-        job = Job(
+        job = Job(  # every column given: the row goes in on the table, and this object only describes it
             id=new_id(),
             owner_id=owner_id,
             kind=model.kind,
@@ -140,6 +140,10 @@ class Jobs:
             | ({"folder_id": folder_id} if folder_id else {}),
             status=QUEUED,
             progress=0.0,
+            message=None,
+            result=None,
+            error_code=None,
+            error_message=None,
             cost=0.0,
             attempts=0,
             max_attempts=self._limits.max_attempts,
@@ -148,15 +152,23 @@ class Jobs:
             idempotency_key=idempotency_key,
             request_hash=digest,
             cancel_requested=False,
-            created=now,
+            provider_state=None,
+            sealed_key=None,
+            worker_id=None,
+            lease_until=None,
             run_after=now,
+            created=now,
+            started=None,
+            finished=None,
+            updated=now,
         )
         await self.paid.prepare(db, job, model, session_id, submitter.monthly_budget)
-        db.add(job)
-        if idempotency_key is not None:
+        if idempotency_key is None:
+            await repository.add_job(db, job)
+        else:
             try:
                 async with db.begin_nested():
-                    await db.flush()
+                    await repository.add_job(db, job)
             except IntegrityError:  # the same key submitted at the same moment: that one wins
                 if (earlier := await repository.job_by_key(db, owner_id, idempotency_key)) is None:
                     raise
