@@ -20,6 +20,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 
 from artboard.app import create_app
 from artboard.config import load_settings
+from tests import photos
 from tests.support import PASSWORD, Account, LiveServer, live_server, register_and_login
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
@@ -168,3 +169,44 @@ def test_every_error_is_documented_in_the_envelope_it_is_sent_in(document: dict[
                     continue
                 schema = answer["content"]["application/json"]["schema"]
                 assert schema == {"$ref": f"#/components/schemas/{envelope}"}, f"{method} {path} {status}"
+
+
+ANY_IMAGE = {"image/jpeg", "image/png", "image/webp", "image/gif"}
+IMAGE_REPLIES: list[tuple[str, set[str]]] = [
+    ("GET /api/images/{image_id}/file", ANY_IMAGE),
+    ("GET /api/thumbnails/{file_name}", {"image/jpeg"}),
+    ("GET /api/storage/files/{token}", ANY_IMAGE),
+    ("GET /api/get_image", ANY_IMAGE),
+    ("POST /api/get_image", ANY_IMAGE),
+    ("GET /api/sketch/styles/preview.jpg", {"image/jpeg"}),
+    ("GET /api/sketch/styles/{style}/preview.jpg", {"image/jpeg"}),
+]
+
+
+@pytest.mark.parametrize(("operation", "types"), IMAGE_REPLIES, ids=[row[0] for row in IMAGE_REPLIES])
+def test_a_route_answering_an_images_bytes_documents_them_as_such(
+    document: dict[str, Any], operation: str, types: set[str]
+) -> None:
+    method, path = operation.split(" ")
+    content = document["paths"][path][method.lower()]["responses"]["200"]["content"]
+    assert set(content) == types
+    assert all(answer["schema"] == {"type": "string", "format": "binary"} for answer in content.values())
+
+
+def test_an_images_file_comes_in_a_documented_type_and_answers_304_when_unchanged(
+    contract_server: LiveServer, document: dict[str, Any]
+) -> None:
+    with httpx.Client(base_url=contract_server.url) as client:
+        account = register_and_login(client, "files")
+        uploaded = client.post("/api/images", files={"file": ("p.png", photos.png_16bit())}, headers=account.headers)
+        image_id = uploaded.json()["id"]
+        for variant in ("original", "thumb", "square"):
+            answer = client.get(f"/api/images/{image_id}/file", params={"variant": variant}, headers=account.headers)
+            documented = document["paths"]["/api/images/{image_id}/file"]["get"]["responses"]
+            assert answer.status_code == 200 and answer.headers["content-type"] in documented["200"]["content"]
+            again = client.get(
+                f"/api/images/{image_id}/file",
+                params={"variant": variant},
+                headers={**account.headers, "If-None-Match": answer.headers["etag"]},
+            )
+            assert again.status_code == 304 and "304" in documented

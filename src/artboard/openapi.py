@@ -21,6 +21,21 @@ from artboard.errors import POCKETBASE_PREFIX
 # A file part of a multipart body: Swagger UI shows a file picker for it, client generators a bytes field.
 FILE: dict[str, Any] = {"type": "string", "format": "binary"}
 TEXT: dict[str, Any] = {"type": "string"}
+# The types an image Artboard serves may have (what uploads accept; derivatives are JPEG).
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
+
+
+def image_bytes(description: str, types: Iterable[str] = IMAGE_TYPES, *, etag: bool = False) -> dict[int | str, Any]:
+    """The ``responses=`` entries of a route answering an image's bytes (``response_class=Response``): FastAPI
+    would document its 200 as JSON. With ``etag``, the 304 an unchanged ``If-None-Match`` gets."""
+    replies: dict[int | str, Any] = {
+        200: {"description": description, "content": {media_type: {"schema": FILE} for media_type in types}}
+    }
+    if etag:
+        replies[304] = {"description": "Unchanged since the `ETag` sent in `If-None-Match`."}
+    return replies
+
+
 # What `kit.body.read_body` accepts, so what a route reading its body through it accepts.
 READ_BODY_TYPES = ("application/json", "application/x-www-form-urlencoded", "multipart/form-data")
 # The errors of any route that reads a body: unreadable (400), too large (413), a field refused (422).

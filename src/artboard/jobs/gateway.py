@@ -20,20 +20,15 @@ from artboard.kit.jsonresponse import SafeJSONResponse
 from artboard.library.replies import file_response
 from artboard.models import Job
 from artboard.models.base import ID_PATTERN
-from artboard.openapi import BODY, FILE, PAID, errors
+from artboard.openapi import BODY, PAID, errors, image_bytes
 
 router = APIRouter(tags=["gateway"], responses=errors(401))
-IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 _IMAGE_REPLIES: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "The image's bytes, once the job has succeeded (its own content type).",
-        "content": {media_type: {"schema": FILE} for media_type in IMAGE_TYPES},
-    },
+    **image_bytes("The image's bytes, once the job has succeeded (its own content type).", etag=True),
     202: {
         "description": f'Still queued or running: the JSON string `"{NOT_READY}"`.',
         "content": {"application/json": {"schema": {"type": "string", "enum": [NOT_READY]}}},
     },
-    304: {"description": "Unchanged since the `ETag` sent in `If-None-Match`."},
     **errors(
         404,
         409,

@@ -34,16 +34,11 @@ from artboard.jobs.sketch_service import Sketch
 from artboard.kit.pagination import Page, Pagination
 from artboard.library.replies import base_url, image_out
 from artboard.models import Job
-from artboard.openapi import BODY, FILE, errors
+from artboard.openapi import BODY, errors, image_bytes
 
 router = APIRouter(tags=["sketches"])
 PREVIEWS = "/api/sketch/styles"
-_JPEG: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "A JPEG grid: the photo, then each style in each method.",
-        "content": {"image/jpeg": {"schema": FILE}},
-    }
-}
+_JPEG = image_bytes("A JPEG grid: the photo, then each style in each method.", ["image/jpeg"])
 
 
 def _created(job: Job, _queue_position: int | None) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from artboard.library.replies import base_url, file_response, image_out
 from artboard.library.schemas import ImageOut, ImagePatch, TrashItem, TrashList
 from artboard.media.upload import read_upload_form
 from artboard.models.base import ID_PATTERN
-from artboard.openapi import ADMIN_ONLY, BODY, FILE, TEXT, errors, object_schema, request_body
+from artboard.openapi import ADMIN_ONLY, BODY, FILE, TEXT, errors, image_bytes, object_schema, request_body
 
 router = APIRouter(tags=["gallery"], responses=errors(401))
 _UPLOAD = request_body(
@@ -106,7 +106,14 @@ async def delete_image(image_id: str, user: CurrentUser, db: Db, library: Librar
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/api/images/{image_id}/file", responses=errors(400, 404, notes={400: "An unknown `variant`."}))
+@router.get(
+    "/api/images/{image_id}/file",
+    response_class=Response,
+    responses={
+        **image_bytes("The original (its own type), or the JPEG thumbnail or square.", etag=True),
+        **errors(400, 404, notes={400: "An unknown `variant`."}),
+    },
+)
 async def image_file(
     image_id: str, request: Request, user: CurrentUser, db: Db, library: LibraryDep, variant: str = "original"
 ) -> Response:
@@ -114,7 +121,11 @@ async def image_file(
     return file_response(await library.file(db, user.id, image_id, variant), request)
 
 
-@router.get("/api/thumbnails/{file_name}", responses=errors(404))
+@router.get(
+    "/api/thumbnails/{file_name}",
+    response_class=Response,
+    responses={**image_bytes("The 128 px JPEG thumbnail.", ["image/jpeg"], etag=True), **errors(404)},
+)
 async def thumbnail(file_name: str, request: Request, user: CurrentUser, db: Db, library: LibraryDep) -> Response:
     """A 128 px thumbnail by file name, `thumbnail_<image id>.jpg` (seed 003)."""
     return file_response(await library.thumbnail(db, user.id, file_name), request)

@@ -15,7 +15,7 @@ from artboard.library.replies import base_url, image_out
 from artboard.library.schemas import ImageOut
 from artboard.media.storage import DOWNLOAD_ROUTE, UPLOAD_ROUTE
 from artboard.media.upload import read_upload_form
-from artboard.openapi import BODY, FILE, TEXT, errors, object_schema, request_body
+from artboard.openapi import BODY, FILE, TEXT, errors, image_bytes, object_schema, request_body
 from artboard.uploads.schemas import ConfirmRequest, DownloadUrlOut, PresignedUploadOut, PresignRequest
 
 router = APIRouter(tags=["uploads"])
@@ -81,7 +81,14 @@ async def signed_upload(request: Request, uploads: UploadsDep) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get(DOWNLOAD_ROUTE + "/{token}", responses=errors(404, notes={404: "The link is invalid or has expired."}))
+@router.get(
+    DOWNLOAD_ROUTE + "/{token}",
+    response_class=Response,
+    responses={
+        **image_bytes("The file the link names (an original in its own type)."),
+        **errors(404, notes={404: "The link is invalid or has expired."}),
+    },
+)
 async def signed_download(token: str, uploads: UploadsDep) -> Response:
     """Serve a file named by a signed, expiring token (originals come out of their archive)."""
     data, content_type = await uploads.signed_file(token)
