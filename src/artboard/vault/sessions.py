@@ -19,6 +19,10 @@ from redis.asyncio import Redis
 from artboard.models.base import utcnow
 from artboard.vault.crypto import CannotOpen, ServerKey
 
+# Sessions one user may hold at once; opening another ends their oldest (each holds decrypted keys: a client
+# that opens one per request would otherwise pile them up for a day).
+MAX_SESSIONS_PER_USER = 20
+
 
 @dataclass(frozen=True)
 class KeySession:
@@ -34,7 +38,8 @@ class SessionCounts:
 
 
 class SessionStore(Protocol):
-    async def put(self, session_id: str, session: KeySession) -> None: ...
+    async def put(self, session_id: str, session: KeySession) -> None:
+        """Hold the session; past ``MAX_SESSIONS_PER_USER`` of its owner's, the ones ending soonest end now."""
 
     async def get(self, session_id: str) -> KeySession | None:
         """The session while it lasts; None once it expired or ended, or if it never was."""
@@ -60,6 +65,9 @@ class MemorySessionStore:
 
     async def put(self, session_id: str, session: KeySession) -> None:
         self._sessions[session_id] = session
+        owned = sorted((s.expires_at, i) for i, s in self._sessions.items() if s.owner_id == session.owner_id)
+        for _, oldest in owned[:-MAX_SESSIONS_PER_USER]:
+            del self._sessions[oldest]
 
     async def get(self, session_id: str) -> KeySession | None:
         session = self._sessions.get(session_id)
@@ -111,10 +119,13 @@ class RedisSessionStore:
             pipe.zadd(self._index_key, {digest: expires_ms})
             pipe.zremrangebyscore(owner, "-inf", _ms(utcnow()))
             pipe.zadd(owner, {digest: expires_ms})
+            pipe.zrange(owner, 0, -(MAX_SESSIONS_PER_USER + 1))
             pipe.zrange(owner, -1, -1, withscores=True)
-            *_, latest = await pipe.execute()
+            *_, beyond, latest = await pipe.execute()
         # The owner's set lives as long as their longest session.
         await self._redis.pexpireat(owner, int(latest[0][1]))
+        if beyond:
+            await self._forget(session.owner_id, [m.decode() if isinstance(m, bytes) else str(m) for m in beyond])
 
     async def get(self, session_id: str) -> KeySession | None:
         digest = _digest(session_id)
