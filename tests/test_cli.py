@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.jobs.deployments import azurite
 from tests.support import (
     BUCKET,
     PASSWORD,
@@ -127,6 +128,18 @@ def test_doctor_checks_an_s3_bucket(tmp_path: Path, s3_endpoint: str) -> None:
     result = artboard("doctor", cwd=tmp_path, env=s3)
     assert result.returncode == 0, result.stdout
     assert f"ok   storage: s3 bucket {BUCKET} is writable" in result.stdout
+
+
+def test_doctor_checks_the_azure_queue(tmp_path: Path) -> None:
+    azure = {"ARTBOARD_BROKER": "azure", "ARTBOARD_AZURE_QUEUE_NAME": "doctor-jobs"}
+    with azurite() as connection_string:
+        result = artboard("doctor", cwd=tmp_path, env={**azure, "AZURE_STORAGE_CONNECTION_STRING": connection_string})
+    assert result.returncode == 0, result.stdout
+    assert "ok   azure queue: the account answers; doctor-jobs is created when a worker starts" in result.stdout
+    unreachable = connection_string.replace(connection_string.split("QueueEndpoint=")[1], "http://127.0.0.1:1/x;")
+    failing = artboard("doctor", cwd=tmp_path, env={**azure, "AZURE_STORAGE_CONNECTION_STRING": unreachable})
+    assert failing.returncode == 1 and "FAIL azure queue: doctor-jobs is not usable" in failing.stdout
+    assert "AccountKey" not in failing.stdout, "the connection string is a secret"
 
 
 def test_bad_configuration_stops_the_server_with_one_line(tmp_path: Path) -> None:

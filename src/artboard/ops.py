@@ -123,6 +123,8 @@ async def doctor(settings: Settings) -> DoctorReport:
         report.lines.append("     redis: not configured (in-memory rate limits)")
     if settings.s3_bucket:
         await _check_bucket(settings, report)
+    if settings.broker == "azure":
+        await _check_azure_queue(settings, report)
     return report
 
 
@@ -149,3 +151,22 @@ async def _check_bucket(settings: Settings, report: DoctorReport) -> None:
         report.check("storage", True, f"s3 bucket {settings.s3_bucket} is writable")
     except Exception as exc:  # any failure is reported, not raised
         report.check("storage", False, f"s3 bucket {settings.s3_bucket} is not usable ({type(exc).__name__})")
+
+
+async def _check_azure_queue(settings: Settings, report: DoctorReport) -> None:
+    """The broker's queue answers (a missing one is fine: the first worker creates it)."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    from artboard.jobs.broker_azure import queue_client
+
+    name = settings.azure_queue_name
+    connection_string = settings.azure_storage_connection_string or ""  # set: the settings require it here
+    try:
+        async with queue_client(connection_string, name) as client:
+            try:
+                properties = await client.get_queue_properties()
+                report.check("azure queue", True, f"{name} answers ({properties.approximate_message_count} messages)")
+            except ResourceNotFoundError:
+                report.check("azure queue", True, f"the account answers; {name} is created when a worker starts")
+    except Exception as exc:  # any failure is reported, not raised
+        report.check("azure queue", False, f"{name} is not usable ({type(exc).__name__})")
