@@ -237,6 +237,12 @@ def test_a_token_pocketbase_refuses_is_refused(
         assert answer.status_code == status, answer.text
 
 
+def test_a_pocketbase_superuser_is_not_an_app_user(pocketbase: PocketBase, client: httpx.Client) -> None:
+    superuser = pocketbase.admin["Authorization"]  # valid: PocketBase itself accepts it
+    assert httpx.post(f"{pocketbase.url}/api/collections/_superusers/auth-refresh", headers=pocketbase.admin).is_success
+    assert_envelope(client.get("/api/auth/me", headers=bearer(superuser)), 401, "authentication_error")
+
+
 def test_an_admin_created_here_signs_in_beside_pocketbase_users_and_can_disable_one(
     pocketbase: PocketBase, artboard: LiveServer, client: httpx.Client
 ) -> None:

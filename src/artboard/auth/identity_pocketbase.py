@@ -6,7 +6,8 @@ record for a valid token and 401/403/404 for any other (the fresh token it also 
 is believed for ``ARTBOARD_POCKETBASE_CACHE_S`` (at most 60 s, never past the token's ``exp``), kept under the
 token's hash in the cache of Artboard's own tokens, so disabling the user here voids it at once. The record
 becomes a row of Artboard's users table (``external_id`` ``pocketbase:<collectionId>:<recordId>``), so every
-route serves PocketBase users as it serves local ones.
+route serves PocketBase users as it serves local ones. Any of the app's auth collections signs in; PocketBase's
+own system collections (named with a leading ``_``, such as ``_superusers``) do not.
 """
 
 from __future__ import annotations
@@ -124,6 +125,8 @@ class PocketBaseIdentity:
         if record is None:
             log.warning("PocketBase at %s answered auth-refresh with %s", self._url, response.status_code)
             raise Unavailable(_DOWN)
+        if str(record.get("collectionName", "")).startswith("_"):
+            return None  # PocketBase's own accounts (``_superusers``) administer PocketBase, not the app
         return record
 
     async def _mirror(self, record: dict[str, Any]) -> Principal:
