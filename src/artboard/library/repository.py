@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from artboard.models import Blob, CostEntry, Folder, Image, Preference
@@ -39,14 +39,19 @@ async def parent_ids(db: AsyncSession, owner_id: str) -> dict[str, str | None]:
 
 
 async def image(db: AsyncSession, owner_id: str, image_id: str, *, trashed: bool = False) -> tuple[Image, Blob] | None:
-    query = (
-        select(Image, Blob)
-        .join(Blob, Blob.id == Image.blob_id)
-        .where(Image.id == image_id, Image.owner_id == owner_id)
-        .where(Image.deleted_at.is_not(None) if trashed else Image.deleted_at.is_(None))
-    )
-    row = (await db.execute(query)).first()
+    row = (await db.execute(_IMAGE[trashed], {"image_id": image_id, "owner_id": owner_id})).first()
     return (row[0], row[1]) if row else None
+
+
+# Built once, trashed or not: nearly every image route and every job from a source image asks, and building the
+# query cost as much as running it.
+_IMAGE = {
+    trashed: select(Image, Blob)
+    .join(Blob, Blob.id == Image.blob_id)
+    .where(Image.id == bindparam("image_id"), Image.owner_id == bindparam("owner_id"))
+    .where(Image.deleted_at.is_not(None) if trashed else Image.deleted_at.is_(None))
+    for trashed in (False, True)
+}
 
 
 async def image_by_upload_key(db: AsyncSession, owner_id: str, key: str) -> tuple[Image, Blob] | None:
