@@ -88,8 +88,9 @@ async def hold_submits(db: AsyncSession, owner_id: str) -> Submitter:
 
 _USERS = cast(Table, User.__table__)
 _JOBS = cast(Table, Job.__table__)
-# On the tables, built once (every submit takes them); ``updated`` set to itself, or its onupdate would move it.
+# On the tables, built once: every submit runs them.
 _INSERT_JOB = insert(_JOBS)
+# ``updated`` set to itself, or its onupdate would move it.
 _HOLD = (
     update(_USERS)
     .where(_USERS.c.id == bindparam("owner_id"))
@@ -174,11 +175,10 @@ _CLAIM_CANDIDATES = text(
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
-# What a written-out UPDATE of a job gives back: the whole row, loaded into the session's Job.
+# What a written-out UPDATE of a job gives back: the whole row, as a row (a ``JobView``), not an ORM object.
 _RETURNING_JOB = ", ".join(f'"{column.name}"' for column in _JOBS.columns)
 
-# Written out once: the same conditional update claims every batch.
-# Rows, not ORM objects, as ``transition`` gives back (a worker only reads them).
+# Written out once: the same conditional update claims every batch (a worker only reads the rows it returns).
 _CLAIM = (
     text(
         "UPDATE jobs SET status = 'running', worker_id = :worker_id, lease_until = :lease_until, "  # noqa: S608

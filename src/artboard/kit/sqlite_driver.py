@@ -19,7 +19,7 @@ import asyncio
 import collections
 import sqlite3
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, cast
 
 import aiosqlite
@@ -152,16 +152,16 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             _write_locks[asyncio.get_running_loop()][self._database].release()
 
     def commit(self) -> None:
-        try:
-            if self._in_transaction():
-                super().commit()
-        finally:
-            self._give_back_write_lock()
+        self._end(super().commit)
 
     def rollback(self) -> None:
+        self._end(super().rollback)
+
+    def _end(self, end: Callable[[], None]) -> None:
+        """Commit or roll back (``end``) what this transaction began, then give the file's write lock back."""
         try:
             if self._in_transaction():
-                super().rollback()
+                end()
         finally:
             self._give_back_write_lock()
 

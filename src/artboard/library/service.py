@@ -207,25 +207,21 @@ class Library:
         self,
         db: AsyncSession,
         owner_id: str,
-        data: bytes | Blob,
+        data: bytes,
         *,
         title: str = "",
         folder_id: str | None = None,
         source: str = "upload",
         details: dict[str, Any] | None = None,
         upload_key: str | None = None,
-        job_id: str | None = None,
-        source_image_id: str | None = None,
-        lineage: dict[str, Any] | None = None,
-        image_id: str | None = None,
     ) -> tuple[Image, Blob]:
         if folder_id is not None:
             if not re.fullmatch(ID_PATTERN, folder_id):
                 raise ValidationFailed("folder_id is not a valid id.")
             await self.folder(db, owner_id, folder_id)
-        blob = data if isinstance(data, Blob) else await self.media.ingest(db, owner_id, data)
+        blob = await self.media.ingest(db, owner_id, data)
         image = Image(
-            id=image_id or new_id(),
+            id=new_id(),
             owner_id=owner_id,
             blob_id=blob.id,
             folder_id=folder_id,
@@ -233,9 +229,6 @@ class Library:
             source=source,
             details=details or {},
             upload_key=upload_key,
-            job_id=job_id,
-            source_image_id=source_image_id,
-            lineage=lineage,
         )
         db.add(image)
         await db.flush()

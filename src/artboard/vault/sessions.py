@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
@@ -125,7 +125,7 @@ class RedisSessionStore:
         # The owner's set lives as long as their longest session.
         await self._redis.pexpireat(owner, int(latest[0][1]))
         if beyond:
-            await self._forget(session.owner_id, [m.decode() if isinstance(m, bytes) else str(m) for m in beyond])
+            await self._forget(session.owner_id, _names(beyond))
 
     async def get(self, session_id: str) -> KeySession | None:
         digest = _digest(session_id)
@@ -147,8 +147,7 @@ class RedisSessionStore:
         return True
 
     async def end_all(self, owner_id: str) -> None:
-        members = await self._redis.zrange(self._owner_key(owner_id), 0, -1)
-        digests = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+        digests = _names(await self._redis.zrange(self._owner_key(owner_id), 0, -1))
         if digests:
             await self._forget(owner_id, digests)
 
@@ -181,6 +180,11 @@ class RedisSessionStore:
 
     def _owner_key(self, owner_id: str) -> str:
         return f"{self._prefix}owner:{owner_id}"
+
+
+def _names(members: list[Any]) -> list[str]:
+    """Sorted-set members as Redis gives them back (bytes) as the digests they are."""
+    return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
 
 
 def _digest(session_id: str) -> str:
