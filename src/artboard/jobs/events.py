@@ -79,35 +79,23 @@ class EventLog:
         await self.write(db, [state_of(job, queue_position) for job, queue_position in changes])
 
     async def write(self, db: AsyncSession, states: Sequence[JobState]) -> None:
-        """Write states taken earlier (``state_of``) as events, in this order: one counter update per user and
-        one insert for them all, however many there are."""
-        by_owner: dict[str, int] = {}
+        """Write states taken earlier (``state_of``) as events, in this order: per user, one counter update and
+        one insert, however many there are (one statement for both on PostgreSQL)."""
+        by_owner: dict[str, list[repository.NewEvent]] = {}
         for state in states:
-            by_owner[state.owner_id] = by_owner.get(state.owner_id, 0) + 1
-        next_seq = {}
-        for owner_id, count in by_owner.items():
-            next_seq[owner_id] = await repository.take_seqs(db, owner_id, count) - count + 1
-        rows: list[dict[str, Any]] = []
+            by_owner.setdefault(state.owner_id, []).append(
+                repository.NewEvent(state.payload["id"], EVENT_TYPE, state.payload)
+            )
+        if not by_owner:
+            return
+        next_seq = await repository.add_events(db, by_owner, utcnow())
         published: list[tuple[str, str]] = []
-        now = utcnow()
         for state in states:
             seq = next_seq[state.owner_id]
             next_seq[state.owner_id] = seq + 1
-            rows.append(
-                dict(
-                    owner_id=state.owner_id,
-                    seq=seq,
-                    job_id=state.payload["id"],
-                    type=EVENT_TYPE,
-                    payload=state.payload,
-                    created=now,
-                )
-            )
             message = json.dumps({"type": EVENT_TYPE, "seq": seq, "job": state.payload})
             published.append((user_channel(state.owner_id), message))
-        await repository.add_events(db, rows)
-        if published:
-            after_commit(db, lambda: self._publish(published))
+        after_commit(db, lambda: self._publish(published))
 
     async def _publish(self, events: list[tuple[str, str]]) -> None:
         for channel, message in events:

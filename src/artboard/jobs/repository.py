@@ -9,9 +9,10 @@ from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Executable, Row, Table, bindparam, delete, func, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from artboard.db import upsert
 from artboard.jobs.schemas import JobView
 from artboard.models import EventCounter, Job, JobEvent, QueueFlag, User, WorkerRow
 from artboard.models.base import UTCDateTime
@@ -154,25 +155,65 @@ def _position_parameters(job: JobView) -> dict[str, Any]:
     return {"owner_id": job.owner_id, "priority": job.priority, "created": job.created, "id": job.id}
 
 
-# Each user's queued jobs ranked (priority, then age); a job's turn is its rank plus its owner's running jobs, so
-# every user's next job comes before anyone's second, and a turn past the cap means the owner must wait. Those
-# come last and are not claimed: they only tell the worker that the queue is not empty. Written out for the same
-# reason as the queue position: the worker asks it on every round with room.
-_CLAIM_CANDIDATES = text(
-    """
-    SELECT ranked.id, ranked.own_rank + coalesce(busy.running, 0) AS turn FROM (
-        SELECT id, owner_id, priority, created,
-               row_number() OVER (PARTITION BY owner_id ORDER BY priority DESC, created, id) AS own_rank
-        FROM jobs WHERE status = 'queued' AND run_after <= :now
-    ) AS ranked
+# Each waiting user's next jobs in their own order (priority, then age), with how many of theirs run now. A
+# claim never takes more of one user's jobs than there are free slots or than the running cap allows, so only
+# that many (plus one, to see that more wait) are read per user, off ``ix_jobs_queue``: a round costs the same
+# whether a user has queued ten jobs or ten thousand. The users with queued jobs are found by skipping through
+# the index (one lookup per user). SQLite has no LATERAL: there a user's next jobs are an ``IN`` list, which
+# it reads per user; PostgreSQL would run that list once per job row, so there it is a LATERAL subquery.
+# Written out for the same reason as the queue position: the worker asks it on every round with room.
+_NEXT_JOBS = """
+    WITH RECURSIVE waiting(owner_id) AS (
+        SELECT min(owner_id) FROM jobs WHERE status = 'queued'
+        UNION ALL
+        SELECT (SELECT min(owner_id) FROM jobs WHERE status = 'queued' AND owner_id > waiting.owner_id)
+        FROM waiting WHERE waiting.owner_id IS NOT NULL
+    )
+    SELECT upcoming.id, upcoming.owner_id, upcoming.priority, upcoming.created, coalesce(busy.running, 0) AS running
+    FROM waiting {upcoming}
     LEFT JOIN (
         SELECT owner_id, count(*) AS running FROM jobs WHERE status = 'running' GROUP BY owner_id
-    ) AS busy ON busy.owner_id = ranked.owner_id
+    ) AS busy ON busy.owner_id = waiting.owner_id
     WHERE NOT EXISTS (SELECT 1 FROM queue_flags WHERE name = :flag AND enabled = true)
-    ORDER BY turn, ranked.priority DESC, ranked.created, ranked.id
-    LIMIT :limit
+    ORDER BY upcoming.owner_id, upcoming.priority DESC, upcoming.created, upcoming.id
     """
-).bindparams(bindparam("now", type_=UTCDateTime()))
+_OWNERS_NEXT = """
+        SELECT id{columns} FROM {jobs}
+        WHERE status = 'queued' AND owner_id = waiting.owner_id AND run_after <= :now
+        ORDER BY priority DESC, created, id LIMIT :per_owner"""
+_SQLITE_NEXT = _OWNERS_NEXT.format(
+    columns="",
+    # Without statistics SQLite would read a user's next jobs through ix_jobs_claimable and sort them all.
+    jobs="jobs INDEXED BY ix_jobs_queue",
+)
+_POSTGRES_NEXT = _OWNERS_NEXT.format(columns=", owner_id, priority, created", jobs="jobs")
+_NEXT_JOBS_BY_DIALECT = {
+    "sqlite": _NEXT_JOBS.format(upcoming=f"JOIN jobs AS upcoming ON upcoming.id IN ({_SQLITE_NEXT})"),
+    "postgresql": _NEXT_JOBS.format(upcoming=f"CROSS JOIN LATERAL ({_POSTGRES_NEXT}) AS upcoming"),
+}
+
+
+@functools.cache
+def _next_jobs_statement(dialect: str) -> Executable:
+    return text(_NEXT_JOBS_BY_DIALECT[dialect]).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+class _Candidate(NamedTuple):
+    turn: int  # the claim round that would start it: its rank among its owner's jobs plus their running jobs
+    priority: int  # negated: higher first
+    created: datetime
+    id: str
+
+
+def _in_turn(rows: Sequence[Row[Any]]) -> list[_Candidate]:
+    """Every user's next job before anyone's second (rows come per owner, in the owner's order)."""
+    candidates = []
+    owner, rank = None, 0
+    for row in rows:
+        rank = rank + 1 if row.owner_id == owner else 1
+        owner = row.owner_id
+        candidates.append(_Candidate(rank + row.running, -row.priority, row.created, row.id))
+    return sorted(candidates)
 
 
 # What a written-out UPDATE of a job gives back: the whole row, as a row (a ``JobView``), not an ORM object.
@@ -212,9 +253,10 @@ async def claim(
     second (ranked per user by priority, then age), never more than ``max_running_per_user`` running per
     user, and none while the flag ``unless_flag`` is on (the queue paused). The conditional UPDATE makes a
     job one worker's even when two pick the same candidates."""
-    parameters = {"now": now, "flag": unless_flag, "limit": limit}
-    candidates = (await db.execute(_CLAIM_CANDIDATES, parameters)).all()
-    ids = [job_id for job_id, turn in candidates if turn <= max_running_per_user]
+    parameters = {"now": now, "flag": unless_flag, "per_owner": min(limit, max_running_per_user) + 1}
+    rows = (await db.execute(_next_jobs_statement(db.get_bind().dialect.name), parameters)).all()
+    candidates = _in_turn(rows)
+    ids = [candidate.id for candidate in candidates[:limit] if candidate.turn <= max_running_per_user]
     if not ids:
         return Claimed([], bool(candidates))
     values = {"ids": ids, "worker_id": worker_id, "lease_until": lease_until, "now": now}
@@ -231,6 +273,15 @@ async def claim_at_once(
     return (await db.execute(_CLAIM, values)).one_or_none()
 
 
+class Move(NamedTuple):
+    """One job's conditional update: ``transition``'s arguments, to be written alone or with others."""
+
+    job_id: str
+    expected: str
+    values: dict[str, Any]
+    release: bool = False
+
+
 async def transition(
     db: AsyncSession, job_id: str, expected: str, values: dict[str, Any], *, release: bool = False
 ) -> Row[Any] | None:
@@ -238,28 +289,56 @@ async def transition(
     ``values`` names a ``worker_id`` to match); None when someone else moved it first, else the job's row as
     it now is (a ``JobView``, no ORM object: making one cost as much as the statement). With ``release``, the
     same update leaves the job held by no worker (put back in the queue, or given up)."""
-    values = dict(values)
-    held_by = values.pop("worker_id", None)
-    if release:
-        values["worker_id"] = None
-    statement = _transition_statement(tuple(sorted(values)), held_by is not None)
-    parameters = {f"set_{name}": value for name, value in values.items()}
-    parameters.update(job_id=job_id, expected=expected, held_by=held_by)
-    return (await db.execute(statement, parameters)).one_or_none()
+    return (await transition_all(db, [Move(job_id, expected, values, release)]))[0]
+
+
+async def transition_all(db: AsyncSession, moves: Sequence[Move]) -> list[Row[Any] | None]:
+    """``transition`` for several jobs, each at most once, in as few statements as their shapes allow: the
+    moves that set the same columns from the same status (a worker's round of finishes, say) are one
+    ``UPDATE … FROM (VALUES …)``. Returns each move's row (or None) in the order of ``moves``."""
+    if len({move.job_id for move in moves}) < len(moves):
+        raise ValueError("transition_all moves each job at most once")
+    shapes: dict[tuple[str, tuple[str, ...], bool], list[int]] = {}
+    rows: list[dict[str, Any]] = []
+    for index, move in enumerate(moves):
+        values = dict(move.values)
+        held_by = values.pop("worker_id", None)
+        if move.release:
+            values["worker_id"] = None
+        rows.append({"job_id": move.job_id, "held_by": held_by, **{f"set_{name}": v for name, v in values.items()}})
+        shapes.setdefault((move.expected, tuple(sorted(values)), held_by is not None), []).append(index)
+    moved: list[Row[Any] | None] = [None] * len(moves)
+    for (expected, columns, match_worker), indexes in shapes.items():
+        statement = _transition_statement(columns, match_worker, len(indexes))
+        parameters: dict[str, Any] = {"expected": expected}
+        for number, index in enumerate(indexes):
+            parameters.update({f"{name}_{number}": value for name, value in rows[index].items()})
+        by_id = {row.id: row for row in await db.execute(statement, parameters)}
+        for index in indexes:
+            moved[index] = by_id.get(moves[index].job_id)
+    return moved
 
 
 @functools.cache
-def _transition_statement(columns: tuple[str, ...], match_worker: bool) -> Executable:
-    """The conditional UPDATE … RETURNING of ``transition`` for one set of columns, written out once (a dozen
-    column sets, few shapes); its columns typed as the table's, so JSON and times come back decoded."""
-    typed = [bindparam(f"set_{name}", type_=_JOBS.columns[name].type) for name in columns]  # only its own columns
-    assignments = ", ".join(f'"{name}" = :set_{name}' for name in columns)
-    condition = "id = :job_id AND status = :expected" + (" AND worker_id = :held_by" if match_worker else "")
-    return (
-        text(f"UPDATE jobs SET {assignments} WHERE {condition} RETURNING {_RETURNING_JOB}")  # noqa: S608 (column names)
-        .bindparams(*typed)
-        .columns(*_JOBS.columns)
-    )
+def _transition_statement(columns: tuple[str, ...], match_worker: bool, count: int) -> Executable:
+    """The conditional UPDATE … RETURNING of ``transition_all`` for ``count`` jobs setting ``columns``, written
+    out once (a dozen column sets, few shapes); the new values come as a VALUES list joined by job id (its
+    columns are ``column1``, ``column2``… on SQLite and PostgreSQL alike), each typed as its table column, so
+    PostgreSQL knows their types and JSON and times come back decoded."""
+    fields = ["job_id", *(["held_by"] if match_worker else []), *(f"set_{name}" for name in columns)]
+    position = {field: f"v.column{number}" for number, field in enumerate(fields, 1)}
+    types = {f"set_{name}": _JOBS.columns[name].type for name in columns} | {
+        "job_id": _JOBS.c.id.type,
+        "held_by": _JOBS.c.worker_id.type,
+    }
+    rows = ", ".join("(" + ", ".join(f":{field}_{n}" for field in fields) + ")" for n in range(count))
+    assignments = ", ".join(f'"{name}" = {position[f"set_{name}"]}' for name in columns)
+    condition = "jobs.id = v.column1 AND jobs.status = :expected"
+    if match_worker:
+        condition += f" AND jobs.worker_id = {position['held_by']}"
+    sql = f"UPDATE jobs SET {assignments} FROM (VALUES {rows}) AS v WHERE {condition} RETURNING {_RETURNING_JOB}"  # noqa: S608 (names and placeholders)
+    typed = [bindparam(f"{field}_{n}", type_=types[field]) for n in range(count) for field in fields]
+    return text(sql).bindparams(*typed).columns(*_JOBS.columns)
 
 
 async def extend_leases(db: AsyncSession, worker_id: str, job_ids: Sequence[str], lease_until: datetime) -> set[str]:
@@ -287,34 +366,88 @@ async def held_by(db: AsyncSession, worker_id: str) -> list[Job]:
     return list((await db.execute(query)).scalars())
 
 
-async def take_seqs(db: AsyncSession, owner_id: str, count: int) -> int:
-    """Take the user's next ``count`` event numbers in the caller's transaction (which serialises a user's
-    events); returns the last of them."""
-    statement = _take_seqs_statement(db.get_bind().dialect.name)
-    return int((await db.execute(statement, {"owner_id": owner_id, "count": count})).scalar_one())
+class NewEvent(NamedTuple):
+    job_id: str
+    type: str
+    payload: dict[str, Any]
 
 
-@functools.cache
-def _take_seqs_statement(dialect: str) -> Executable:
-    """Built once per dialect, on the table (the ORM's bulk insert path costs more than the statement)."""
-    counters = cast(Table, EventCounter.__table__)
-    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    count = bindparam("count", type_=counters.c.seq.type)
-    return (
-        upsert(counters)
-        .values(owner_id=bindparam("owner_id"), seq=count)
-        .on_conflict_do_update(index_elements=[counters.c.owner_id], set_={"seq": counters.c.seq + count})
-        .returning(counters.c.seq)
-    )
-
-
-async def add_events(db: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Insert events (one statement for them all, on the table: their ids are not needed back)."""
+async def add_events(db: AsyncSession, events: dict[str, list[NewEvent]], created: datetime) -> dict[str, int]:
+    """Number each user's new events after their latest, in the order given, and insert them in the caller's
+    transaction (which serialises a user's events: their counter row is locked until it ends); returns each
+    user's first new number. On PostgreSQL a user's numbering and insert are one statement (a data-modifying
+    CTE: one round trip fewer for every event write); SQLite has none, so there each user's numbers are taken
+    first and every event goes in with one insert."""
+    if db.get_bind().dialect.name == "postgresql":
+        return {owner_id: await _add_numbered(db, owner_id, owned, created) for owner_id, owned in events.items()}
+    first = {
+        owner_id: await _take_seqs(db, owner_id, len(owned)) - len(owned) + 1 for owner_id, owned in events.items()
+    }
+    rows = [
+        {"owner_id": owner_id, "seq": first[owner_id] + n, "created": created, **event._asdict()}
+        for owner_id, owned in events.items()
+        for n, event in enumerate(owned)
+    ]
     if rows:
         await db.execute(_INSERT_EVENTS, rows)
+    return first
 
 
 _INSERT_EVENTS = insert(cast(Table, JobEvent.__table__))
+
+
+async def _take_seqs(db: AsyncSession, owner_id: str, count: int) -> int:
+    """Take the user's next ``count`` event numbers; returns the last of them."""
+    return int((await db.execute(_TAKE_SEQS, {"owner_id": owner_id, "count": count})).scalar_one())
+
+
+_COUNTERS = cast(Table, EventCounter.__table__)
+_TAKE_SEQS = (
+    sqlite.insert(_COUNTERS)
+    .values(owner_id=bindparam("owner_id"), seq=bindparam("count", type_=_COUNTERS.c.seq.type))
+    .on_conflict_do_update(
+        index_elements=[_COUNTERS.c.owner_id],
+        set_={"seq": _COUNTERS.c.seq + bindparam("count", type_=_COUNTERS.c.seq.type)},
+    )
+    .returning(_COUNTERS.c.seq)
+)
+
+
+async def _add_numbered(db: AsyncSession, owner_id: str, events: list[NewEvent], created: datetime) -> int:
+    parameters: dict[str, Any] = {"owner_id": owner_id, "count": len(events), "created": created}
+    for n, event in enumerate(events):
+        parameters |= {f"job_id_{n}": event.job_id, f"type_{n}": event.type, f"payload_{n}": event.payload}
+    numbers = (await db.execute(_numbered_insert(len(events)), parameters)).scalars()
+    return int(min(numbers))
+
+
+@functools.cache
+def _numbered_insert(count: int) -> Executable:
+    """PostgreSQL: take ``count`` numbers from the user's counter and insert that many events with them, in
+    one statement (built once per count; the VALUES list's columns are ``column1``… and typed by their binds)."""
+    rows = ", ".join(f"({n}, :job_id_{n}, :type_{n}, :payload_{n})" for n in range(count))
+    events = cast(Table, JobEvent.__table__)
+    typed = [
+        bindparam(f"{field}_{n}", type_=events.c[field].type)
+        for n in range(count)
+        for field in ("job_id", "type", "payload")
+    ]
+    return text(
+        f"""
+        WITH taken AS (
+            INSERT INTO event_counters (owner_id, seq) VALUES (:owner_id, :count)
+            ON CONFLICT (owner_id) DO UPDATE SET seq = event_counters.seq + :count
+            RETURNING seq
+        )
+        INSERT INTO job_events (owner_id, seq, job_id, type, payload, created)
+        SELECT :owner_id, taken.seq - :count + 1 + e.column1, e.column2, e.column3, e.column4, :created
+        FROM taken, (VALUES {rows}) AS e
+        RETURNING seq"""  # noqa: S608 (placeholders only)
+    ).bindparams(
+        *typed,
+        bindparam("count", type_=events.c.seq.type),
+        bindparam("created", type_=events.c.created.type),
+    )
 
 
 async def latest_seq(db: AsyncSession, owner_id: str) -> int:
@@ -362,11 +495,9 @@ async def is_flag_on(db: AsyncSession, name: str) -> bool:
 
 
 async def set_flag(db: AsyncSession, name: str, enabled: bool) -> None:
-    flag = await db.get(QueueFlag, name)
-    if flag is None:
-        db.add(QueueFlag(name=name, enabled=enabled))
-    else:
-        flag.enabled = enabled
+    """One upsert: two admins flipping the flag at once both succeed."""
+    statement = upsert(db, QueueFlag).values(name=name, enabled=enabled)
+    await db.execute(statement.on_conflict_do_update(index_elements=[QueueFlag.name], set_={"enabled": enabled}))
 
 
 async def heartbeat(db: AsyncSession, worker: WorkerRow) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol, cast
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -110,18 +110,24 @@ class RunningJob(JobView, Protocol):
 
 
 def job_out(job: JobView, queue_position: int | None = None) -> JobOut:
-    return JobOut(
+    """The job as replies and events show it. Built without validation: every field comes from the job's own
+    row, and validating them cost a worker more than the statements of a round (every event makes one)."""
+    result = job.result
+    error = job.error_code
+    return JobOut.model_construct(
         id=job.id,
         kind=job.kind,
         engine=job.engine,
         model=job.model,
-        status=job.status,
+        status=cast(Status, job.status),
         progress=job.progress,
         message=job.message,
         queue_position=queue_position if job.status == "queued" else None,
         input=job.input,
-        result=JobResult.model_validate(job.result) if job.result is not None else None,
-        error=JobError(code=job.error_code, message=job.error_message or "") if job.error_code else None,
+        result=None
+        if result is None
+        else JobResult.model_construct(images=result.get("images", []), data=result.get("data", {})),
+        error=None if error is None else JobError.model_construct(code=error, message=job.error_message or ""),
         cost=job.cost,
         attempts=job.attempts,
         priority=job.priority,

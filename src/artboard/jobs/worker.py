@@ -24,7 +24,7 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -72,9 +72,9 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
-# A change of one job in the group-committed transaction: the job as changed, or None when it was no longer
-# this worker's to change.
-Change = Callable[[AsyncSession], Awaitable[JobView | None]]
+# What follows a job's move in the same transaction (what a finished job keeps), given the row as moved (None when
+# the job was no longer this worker's to move); returns the job as it ends up.
+Then = Callable[[AsyncSession, JobView | None], Awaitable[JobView | None]]
 
 
 @dataclass
@@ -92,7 +92,8 @@ class _ChangeFailed(Exception):
 
 @dataclass
 class _Write:
-    change: Change
+    move: repository.Move
+    then: Then | None
     done: asyncio.Future[JobView | None]
     record: bool  # write the changed job's event
     ends: _Running | None  # the run this change ends (its slot is free once it commits)
@@ -165,14 +166,17 @@ class Worker:
             self._look = True
             self._wake.set()
 
-    async def _write(self, change: Change, *, record: bool = True, ends: _Running | None = None) -> JobView | None:
-        """Hand ``change`` to the next group commit; returns once it committed (raises if it failed)."""
-        return await self._queue_write(change, record=record, ends=ends)
+    async def _write(
+        self, move: repository.Move, *, then: Then | None = None, record: bool = True, ends: _Running | None = None
+    ) -> JobView | None:
+        """Hand ``move`` (and what follows it) to the next group commit; returns once it committed (raises if it
+        failed)."""
+        return await self._queue_write(move, then=then, record=record, ends=ends)
 
     def _queue_write(
-        self, change: Change, *, record: bool = True, ends: _Running | None = None
+        self, move: repository.Move, *, then: Then | None = None, record: bool = True, ends: _Running | None = None
     ) -> asyncio.Future[JobView | None]:
-        write = _Write(change, asyncio.get_running_loop().create_future(), record, ends)
+        write = _Write(move, then, asyncio.get_running_loop().create_future(), record, ends)
         self._writes.append(write)
         if ends is not None and self._passed_over:
             self._look = True  # a slot frees, and an owner at the cap may have one turn more
@@ -259,17 +263,21 @@ class Worker:
         outcomes: list[JobView | Exception | None] = []
         claimed: list[RunningJob] = []
         async with transaction(self._sessions) as db:
-            for write in writes:
-                try:
-                    if isolated:
+            if isolated:
+                for write in writes:
+                    try:
                         async with db.begin_nested():
-                            outcomes.append(await write.change(db))
-                    else:
-                        outcomes.append(await write.change(db))
+                            (row,) = await repository.transition_all(db, [write.move])
+                            outcomes.append(await self._apply(db, write, row))
+                    except Exception as exc:
+                        outcomes.append(exc)  # its savepoint is undone; the job's task decides what next
+            else:
+                try:
+                    for batch in _batches(writes):
+                        moved = await repository.transition_all(db, [write.move for write in batch])
+                        outcomes += [await self._apply(db, write, row) for write, row in zip(batch, moved, strict=True)]
                 except Exception as exc:
-                    if not isolated:
-                        raise _ChangeFailed from exc
-                    outcomes.append(exc)  # its savepoint is undone; the job's task decides what next
+                    raise _ChangeFailed from exc
             changed: list[tuple[JobView, int | None]] = [
                 (job, await repository.queue_position(db, job) if job.status == QUEUED else None)
                 for write, job in zip(writes, outcomes, strict=True)
@@ -292,6 +300,11 @@ class Worker:
                 changed += [(job, None) for job in claimed]
             await self._jobs.events.record_all(db, changed)
         return outcomes, claimed
+
+    @staticmethod
+    async def _apply(db: AsyncSession, write: _Write, moved: JobView | None) -> JobView | None:
+        """What follows a write's move, if anything; the job as it ends up."""
+        return moved if write.then is None else await write.then(db, moved)
 
     # ---- one job -----------------------------------------------------------------------------------------
 
@@ -354,7 +367,7 @@ class Worker:
 
         async def save_state(state: dict[str, Any]) -> None:
             values = {"provider_state": state, "updated": utcnow(), "worker_id": self.id}
-            moved = await self._write(self._update_running(job.id, values), record=False)
+            moved = await self._write(repository.Move(job.id, RUNNING, values), record=False)
             if moved is None:
                 raise JobCanceled("The job is no longer this worker's.")
 
@@ -399,7 +412,7 @@ class Worker:
             fraction, message = running.progress
             values = {"progress": fraction, "message": message, "updated": utcnow(), "worker_id": self.id}
             try:
-                await self._write(self._update_running(running.job.id, values))
+                await self._write(repository.Move(running.job.id, RUNNING, values))
             except Exception:
                 log.exception("progress of job %s not written", running.job.id)
             await asyncio.sleep(PROGRESS_INTERVAL_S)
@@ -411,25 +424,25 @@ class Worker:
         blobs = await self._library.store(job.owner_id, [output.data for output in result.images])
         image_ids = [new_id() for _ in result.images]  # named now, so the finishing UPDATE carries the result
 
-        async def finish(db: AsyncSession) -> JobView | None:
-            now = utcnow()
-            moved = await repository.transition(
-                db,
-                job.id,
-                RUNNING,
-                {
-                    "status": SUCCEEDED,
-                    "progress": 1.0,
-                    "message": "Done.",
-                    "result": {"images": image_ids, "data": result.data},
-                    "cost": result.cost,
-                    "finished": now,
-                    "updated": now,
-                    "lease_until": None,
-                    "sealed_key": None,
-                    "worker_id": self.id,
-                },
-            )
+        now = utcnow()
+        finish = repository.Move(
+            job.id,
+            RUNNING,
+            {
+                "status": SUCCEEDED,
+                "progress": 1.0,
+                "message": "Done.",
+                "result": {"images": image_ids, "data": result.data},
+                "cost": result.cost,
+                "finished": now,
+                "updated": now,
+                "lease_until": None,
+                "sealed_key": None,
+                "worker_id": self.id,
+            },
+        )
+
+        async def keep(db: AsyncSession, moved: JobView | None) -> JobView | None:
             if moved is None or (moved.cancel_requested and result.cost <= 0):
                 # Taken over (or deleted) meanwhile, or canceled after its last checkpoint: nothing is kept
                 # (except a result already paid for: that one is the user's).
@@ -459,7 +472,7 @@ class Worker:
             )
             return moved
 
-        await self._write(finish, ends=running)
+        await self._write(finish, then=keep, ends=running)
 
     async def _finish(
         self, running: _Running, status: str, *, error: tuple[str, str] | None = None, message: str | None = None
@@ -477,16 +490,12 @@ class Worker:
         }
         if error is not None:
             values["error_code"], values["error_message"] = error[0], error[1][:1000]
-        await self._write(self._update_running(running.job.id, values), ends=running)
-
-    def _update_running(self, job_id: str, values: dict[str, Any]) -> Change:
-        """The change of a job that is still running here (``values`` names this worker as ``worker_id``)."""
-        return lambda db: repository.transition(db, job_id, RUNNING, values)
+        await self._write(repository.Move(running.job.id, RUNNING, values), ends=running)
 
     async def _requeue(self, running: _Running, message: str, *, delay_s: float = 0.0) -> None:
         await self._write(self._requeuing(running.job, message, delay_s), ends=running)
 
-    def _requeuing(self, job: JobView, message: str, delay_s: float = 0.0) -> Change:
+    def _requeuing(self, job: JobView, message: str, delay_s: float = 0.0) -> repository.Move:
         now = utcnow()
         values = {
             "status": QUEUED,
@@ -496,7 +505,7 @@ class Worker:
             "lease_until": None,
             "worker_id": self.id,
         }
-        return lambda db: repository.transition(db, job.id, RUNNING, values, release=True)
+        return repository.Move(job.id, RUNNING, values, release=True)
 
     async def _release_all(self) -> None:
         """Leaving: changes still waiting are written, then every job the database has as this worker's goes
@@ -605,3 +614,17 @@ class Worker:
         if running is not None and running.stop_reason is None:
             running.stop_reason = reason
             running.stop.set()
+
+
+def _batches(writes: list[_Write]) -> Iterator[list[_Write]]:
+    """A round's writes in order, cut where a job comes again: one statement moves a job at most once."""
+    batch: list[_Write] = []
+    moving: set[str] = set()
+    for write in writes:
+        if write.move.job_id in moving:
+            yield batch
+            batch, moving = [], set()
+        batch.append(write)
+        moving.add(write.move.job_id)
+    if batch:
+        yield batch

@@ -26,8 +26,6 @@ class Job(Base):
         UniqueConstraint("owner_id", "idempotency_key", name="uq_jobs_owner_idempotency_key"),
         Index("ix_jobs_claimable", "status", "run_after"),
         Index("ix_jobs_owner_created", "owner_id", "created"),
-        # Queued counts, queue positions and fair claims: by status, then owner, in each owner's claim order.
-        Index("ix_jobs_queue", "status", "owner_id", "priority", "created", "id"),
     )
 
     id: Mapped[str] = id_column()
@@ -61,6 +59,11 @@ class Job(Base):
     started: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     updated: Mapped[datetime] = timestamp_column(onupdate=True)
+
+
+# Queued counts, queue positions and fair claims: by status, then owner, in each owner's claim order (highest
+# priority first, then oldest), so a claim reads an owner's next jobs off the index without sorting the rest.
+Index("ix_jobs_queue", Job.status, Job.owner_id, Job.priority.desc(), Job.created, Job.id)
 
 
 class JobEvent(Base):
