@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -34,6 +35,15 @@ def create_engine(database_url: str, *, pooled: bool = True) -> AsyncEngine:
 
 AFTER_COMMIT = "artboard.after_commit"
 BEFORE_COMMIT = "artboard.before_commit"
+
+
+def upsert(db: AsyncSession, table: Any) -> postgresql.Insert:
+    """The INSERT of the session's own database for ``table`` (an ORM class or a table), which can say what to
+    do ``on_conflict_do_update``: SQLite's and PostgreSQL's take the same arguments."""
+    target: Table = getattr(table, "__table__", table)
+    if db.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(target)
+    return sqlite.insert(target)  # type: ignore[return-value]  # the same interface, SQLite's spelling
 
 
 def before_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:

@@ -128,11 +128,12 @@ def read_body_fields(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def install_openapi(app: FastAPI) -> None:
-    """Give every 422 the envelope's schema instead of FastAPI's, and serve `/docs` and `/redoc` locally."""
+    """Give every 422 the envelope's schema instead of FastAPI's, document on every route the refusals of the
+    input bounds, and serve `/docs` and `/redoc` locally."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
-        return _envelope_for_validation_errors(generate())
+        return _input_limit_errors(_envelope_for_validation_errors(generate()))
 
     app.openapi = openapi  # type: ignore[method-assign]
     install_docs(app)
@@ -162,4 +163,30 @@ def _envelope_for_validation_errors(document: dict[str, Any]) -> dict[str, Any]:
                 answer["content"]["application/json"]["schema"] = {"$ref": "#/components/schemas/Error"}
     for fastapi_default in ("HTTPValidationError", "ValidationError"):
         schemas.pop(fastapi_default, None)
+    return document
+
+
+# What kit/limits.py answers on any route, before the route runs: a value no database can hold in the path, the
+# query or a body (422; 400 for nesting, and on PocketBase's routes), a body over its limit (413). A route that
+# takes no body still has one read, if sent, and refused the same way.
+_BOUNDS = {
+    400: "The body is nested too deeply, or (PocketBase's routes) a value no database can hold.",
+    413: _MEANINGS[413],
+    422: "A value no database can hold (a NUL character, a lone surrogate, NaN) in the path, query or body.",
+}
+
+
+def _input_limit_errors(document: dict[str, Any]) -> dict[str, Any]:
+    """Add the input bounds' refusals to every operation that does not document them already (in place)."""
+    for path, operations in document.get("paths", {}).items():
+        pocketbase = path.startswith(POCKETBASE_PREFIX)
+        envelope = {"$ref": f"#/components/schemas/{'PocketBaseError' if pocketbase else 'Error'}"}
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for status, meaning in _BOUNDS.items():
+                if pocketbase and status == 422:
+                    continue  # PocketBase refuses fields with 400
+                responses.setdefault(
+                    str(status), {"description": meaning, "content": {"application/json": {"schema": envelope}}}
+                )
     return document

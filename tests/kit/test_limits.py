@@ -161,6 +161,53 @@ def test_a_request_head_over_64_kib_is_431_and_the_connection_closes(
     assert response.status == status
     if status == 431:
         assert response.headers["connection"] == "close"
+        assert response.json() == {
+            "error": "headers_too_large",
+            "message": "The request line and headers are over 64 KiB.",
+            "detail": {"limit": 64 * KiB},
+        }
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        pytest.param(b"GET /health HTTP/1.1\r\nHost: test\r\nX-Key: a\x01b\r\n\r\n", id="a control byte in a header"),
+        pytest.param(b"GET /health HTTP/1.1\r\nHost: test\r\nNo colon here\r\n\r\n", id="a header without a colon"),
+        pytest.param(b"GET /he alth HTTP/1.1\r\nHost: test\r\n\r\n", id="a space in the path"),
+    ],
+)
+def test_a_request_that_is_not_http_is_400_in_the_envelope(server: LiveServer, head: bytes) -> None:
+    response = exchange(server.url, head)
+    assert response.status == 400 and response.headers["connection"] == "close"
+    assert response.json()["error"] == "malformed_request"
+
+
+def test_a_head_just_over_64_kib_sent_in_one_piece_is_431(server: LiveServer) -> None:
+    head = b"GET /health HTTP/1.1\r\nHost: test\r\nX-Padding: " + b"a" * (64 * KiB + 500) + b"\r\n\r\n"
+    assert exchange(server.url, head).status == 431
+
+
+WEBSOCKET_HEADS = {
+    "a browser's 9 KB cookie": {"Cookie": "a=" + "b" * 9000},
+    "300 small headers": {f"X-Extra-{n}": "x" for n in range(300)},
+}
+
+
+@pytest.mark.parametrize("extra", WEBSOCKET_HEADS.values(), ids=WEBSOCKET_HEADS.keys())
+def test_a_websocket_handshake_with_a_big_head_under_64_kib_is_answered_at_once(
+    server: LiveServer, account: Account, extra: dict[str, str]
+) -> None:
+    headers = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version": "13",
+        **extra,
+    }
+    address = urlsplit(server.url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
+        sock.sendall(request_head("GET", f"/ws?token={account.access_token}", headers))
+        assert sock.recv(100).startswith(b"HTTP/1.1 101 ")  # not left waiting (socket timeout 10 s)
 
 
 @pytest.mark.parametrize("pipelined", [False, True], ids=["one after another", "pipelined"])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 
 from tests import photos
@@ -93,6 +96,22 @@ def test_a_move_that_would_make_a_cycle_is_refused(client: httpx.Client, account
         "updated": None
     }
     assert moved.json()["parent_id"] == top and moved.json()["private"] is True
+
+
+def test_two_moves_at_the_same_moment_never_make_a_cycle(client: httpx.Client, account: Account) -> None:
+    barrier = threading.Barrier(2)  # lets both moves go at once, round after round
+
+    def move(pair: tuple[str, str]) -> int:
+        moved, parent = pair
+        barrier.wait()
+        return client.patch(f"/api/folders/{moved}", json={"parent_id": parent}, headers=account.headers).status_code
+
+    for _ in range(5):
+        one, two = folder(client, account, "one"), folder(client, account, "two")
+        with ThreadPoolExecutor(2) as pool:
+            assert sorted(pool.map(move, [(one, two), (two, one)])) == [200, 409]
+        parents = [client.get(f"/api/folders/{f}", headers=account.headers).json()["parent_id"] for f in (one, two)]
+        assert None in parents  # one of them is still at the top
 
 
 def test_deleting_a_folder_trashes_its_subtree_and_restore_brings_it_back(

@@ -68,6 +68,17 @@ def test_list_is_paginated_and_filtered_by_folder(client: httpx.Client, account:
     assert_envelope(bad, 422, "validation_error")
 
 
+def test_an_upload_field_no_database_can_hold_is_refused_naming_it(client: httpx.Client, account: Account) -> None:
+    response = client.post(
+        "/api/images",
+        files={"file": ("f.jpg", photos.flower(), "image/jpeg")},
+        data={"title": "a\x00b"},
+        headers=account.headers,
+    )
+    body = assert_envelope(response, 422, "validation_error")
+    assert body["detail"] == [{"field": "title", "message": "must not contain NUL characters"}]
+
+
 def test_patch_renames_and_moves(client: httpx.Client, account: Account) -> None:
     image = upload(client, account, photos.flower()).json()
     target = folder(client, account, "Moved")

@@ -8,6 +8,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -200,6 +201,15 @@ def test_ending_a_session_needs_its_id(client: httpx.Client, account: Account) -
 
 
 # ---- servers of their own: throttling, logs, expiry and sweep, Redis ---------------------------------------
+
+
+def test_setups_at_the_same_moment_all_succeed_and_one_of_them_is_kept(client: httpx.Client) -> None:
+    account = register_and_login(client)  # no keys yet: every setup may be the first
+    keys = [fal_key() for _ in range(4)]
+    with ThreadPoolExecutor(len(keys)) as pool:
+        list(pool.map(lambda key: setup(client, account, key, openai_token=f"sk-{key}"), keys))
+    verified = client.post("/api/custom/tokens/verify", json={"password": VAULT_PASSWORD}, headers=account.headers)
+    assert verified.json() == {"has_token": True, "can_decrypt": True}
 
 
 @pytest.fixture(scope="module")

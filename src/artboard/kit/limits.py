@@ -20,6 +20,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from websockets import http11 as websockets_http11
 
 from artboard.errors import PayloadTooLarge, envelope, invalid_fields
 from artboard.kit.body import BODY_LIMIT, FORM_OVERHEAD, BodyError, Unstorable, check_storable, loads_strict
@@ -200,14 +201,35 @@ def _invalid(path: str, exc: Unstorable) -> Response:
     return invalid_fields(path, [{"field": exc.field, "message": exc.problem}], exc.status)
 
 
-_HEAD_TOO_LARGE_TEXT = b"The request headers are too large."
-_HEAD_TOO_LARGE = (
-    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
-    b"content-length: "
-    + str(len(_HEAD_TOO_LARGE_TEXT)).encode()
-    + b"\r\nconnection: close\r\n\r\n"
-    + _HEAD_TOO_LARGE_TEXT
+def _raw_envelope(status: int, reason: bytes, code: str, message: str, detail: Any = None) -> bytes:
+    """A whole HTTP/1.1 reply with the error envelope's body, for the HTTP layer (no route, no app) to send as it
+    closes the connection."""
+    body = envelope("/", status, code, message, detail).body
+    return (
+        b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
+        % (status, reason, len(body))
+        + body
+    )
+
+
+_HEAD_TOO_LARGE = _raw_envelope(
+    431,
+    b"Request Header Fields Too Large",
+    "headers_too_large",
+    f"The request line and headers are over {HEADER_LIMIT // 1024} KiB.",
+    {"limit": HEADER_LIMIT},
 )
+_NOT_HTTP = _raw_envelope(
+    400, b"Bad Request", "malformed_request", "The request is not valid HTTP/1.1 (its line or a header is malformed)."
+)
+
+
+# A WebSocket handshake is parsed a second time, by the websockets library, whose own limits (a line of 8 KiB,
+# 128 headers) are below HEADER_LIMIT: a browser's 9 KB cookie was refused there, and uvicorn's websockets
+# implementation leaves that refusal unsent until the client gives up (the handshake hung). The head has
+# passed HEADER_LIMIT's check by then; the library reads these module settings on every handshake.
+websockets_http11.MAX_LINE_LENGTH = HEADER_LIMIT
+websockets_http11.MAX_NUM_HEADERS = HEADER_LIMIT // 8
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -215,11 +237,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     httptools keeps a header in memory until it ends, and llhttp sets no limit, so the bytes are counted as they
     arrive: at most one read (256 KiB) past the limit is parsed. A read that starts while a head is pending is
-    counted whole; a body is never counted. The only per-request work is a flag and a counter.
+    counted whole; a body is never counted. A head that arrives whole in one read is measured as it is parsed
+    (its URL and headers) and refused when it completes. The per-request work is a few flags and counters.
     """
 
     _reading_head = True
-    _head_bytes = 0
+    _head_bytes = 0  # bytes read while a head was pending
+    _parsed_head = 0  # bytes of the pending head's URL, header names and values
+    _refused = False
 
     # The base class is called by name: super() would cost more per request than the counting itself.
     def data_received(self, data: bytes) -> None:
@@ -228,17 +253,40 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return
         self._head_bytes += len(data)
         HttpToolsProtocol.data_received(self, data)
-        if self._reading_head and self._head_bytes > HEADER_LIMIT and not self.transport.is_closing():
-            self.transport.write(_HEAD_TOO_LARGE)
-            self.transport.close()
+        if self._reading_head and self._head_bytes > HEADER_LIMIT:
+            self._answer_and_close(_HEAD_TOO_LARGE)
+
+    def on_url(self, url: bytes) -> None:
+        self._parsed_head += len(url)
+        HttpToolsProtocol.on_url(self, url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._parsed_head += len(name) + len(value) + 4  # ": " and CRLF
+        HttpToolsProtocol.on_header(self, name, value)
 
     def on_headers_complete(self) -> None:
-        self._reading_head, self._head_bytes = False, 0
+        if self._parsed_head > HEADER_LIMIT:
+            self._refused = True
+            raise _HeadTooLarge  # httptools stops parsing and uvicorn answers through send_400_response
+        self._reading_head, self._head_bytes, self._parsed_head = False, 0, 0
         HttpToolsProtocol.on_headers_complete(self)
 
     def on_message_complete(self) -> None:
         self._reading_head = True
         HttpToolsProtocol.on_message_complete(self)
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to a request httptools could not parse, in the envelope (or the 431 it was)."""
+        self._answer_and_close(_HEAD_TOO_LARGE if self._refused else _NOT_HTTP)
+
+    def _answer_and_close(self, reply: bytes) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(reply)
+            self.transport.close()
+
+
+class _HeadTooLarge(Exception):
+    """Raised from a parser callback: the head just parsed is over ``HEADER_LIMIT``."""
 
 
 def server_options() -> dict[str, Any]:

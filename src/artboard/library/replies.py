@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request, Response, status
 
 from artboard.config import Settings
+from artboard.kit.etag import unchanged
 from artboard.library.schemas import CollectionItemOut, FolderOut, ImageOut, Lineage, SeedFolderOut
 from artboard.library.service import FileContent
 from artboard.models import Blob, Folder, Image
@@ -84,6 +85,6 @@ def seed_folder_out(folder: Folder) -> SeedFolderOut:
 
 def file_response(content: FileContent, request: Request) -> Response:
     headers = {"ETag": content.etag, "Cache-Control": "private, max-age=86400"}
-    if request.headers.get("if-none-match") == content.etag:
+    if unchanged(request.headers.get("if-none-match"), content.etag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     return Response(content.data, media_type=content.content_type, headers=headers)

@@ -9,7 +9,9 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from artboard.models import Blob, CostEntry, Folder, Image, Preference
+from artboard.db import upsert
+from artboard.models import Blob, CostEntry, Folder, Image, Preference, User
+from artboard.models.base import new_id, utcnow
 
 
 async def folder(db: AsyncSession, owner_id: str, folder_id: str, *, trashed: bool = False) -> Folder | None:
@@ -30,6 +32,13 @@ async def folders_page(db: AsyncSession, owner_id: str, offset: int, limit: int)
         select(Folder).where(condition).order_by(Folder.created, Folder.id).offset(offset).limit(limit)
     )
     return list(rows.scalars()), total
+
+
+async def hold_folders(db: AsyncSession, owner_id: str) -> None:
+    """Keep the owner's other folder moves out until this transaction ends, so a check of the tree (no cycle,
+    not too deep) reads what is really there: a write that changes nothing takes the user's row lock on
+    PostgreSQL and the write lock on SQLite (whose driver runs a SELECT outside the transaction)."""
+    await db.execute(update(User).where(User.id == owner_id).values(updated=User.updated))
 
 
 async def parent_ids(db: AsyncSession, owner_id: str) -> dict[str, str | None]:
@@ -133,6 +142,21 @@ async def expired_trash(db: AsyncSession, cutoff: datetime) -> tuple[list[Image]
 async def preference(db: AsyncSession, owner_id: str, model_name: str) -> Preference | None:
     query = select(Preference).where(Preference.owner_id == owner_id, Preference.model_name == model_name)
     return (await db.execute(query)).scalar_one_or_none()
+
+
+async def save_preference(db: AsyncSession, owner_id: str, model_name: str, preferences: dict[str, Any]) -> None:
+    """Insert or replace the user's preferences for a model in one statement, so that two saves at the same
+    moment both succeed (the later one wins) instead of the second tripping over the first's new row."""
+    now = utcnow()
+    statement = upsert(db, Preference).values(
+        id=new_id(), owner_id=owner_id, model_name=model_name, preferences=preferences, updated=now
+    )
+    await db.execute(
+        statement.on_conflict_do_update(
+            index_elements=[Preference.owner_id, Preference.model_name],
+            set_={"preferences": statement.excluded.preferences, "updated": now},
+        )
+    )
 
 
 async def add_charge(db: AsyncSession, values: dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ from artboard.kit.pagination import PageParams
 from artboard.library import repository
 from artboard.library.schemas import CollectionItemJson
 from artboard.media.service import Media
-from artboard.models import Blob, Folder, Image, Preference
+from artboard.models import Blob, Folder, Image
 from artboard.models.base import ID_PATTERN, new_id, utcnow
 
 VARIANTS = ("original", "thumb", "square")
@@ -112,6 +112,7 @@ class Library:
     ) -> Folder:
         if parent_id is not None:
             await self.folder(db, owner_id, parent_id)
+            await repository.hold_folders(db, owner_id)
             self._check_depth(len(_ancestors(await repository.parent_ids(db, owner_id), parent_id)) + 1)
         folder = Folder(owner_id=owner_id, name=name, parent_id=parent_id, private=private)
         db.add(folder)
@@ -172,6 +173,7 @@ class Library:
             parent_id = changes["parent_id"]
             if parent_id is not None:
                 await self.folder(db, owner_id, parent_id)
+                await repository.hold_folders(db, owner_id)  # two moves at once could make a cycle
                 parents = await repository.parent_ids(db, owner_id)
                 above = _ancestors(parents, parent_id)
                 if folder_id in above:
@@ -379,12 +381,7 @@ class Library:
     async def save_preferences(
         self, db: AsyncSession, owner_id: str, model_name: str, preferences: dict[str, Any]
     ) -> None:
-        found = await repository.preference(db, owner_id, model_name)
-        if found is None:
-            db.add(Preference(owner_id=owner_id, model_name=model_name, preferences=preferences))
-        else:
-            found.preferences = preferences
-        await db.flush()
+        await repository.save_preference(db, owner_id, model_name, preferences)
 
 
 # ---- seed 002 collection items: two body forms, one item ------------------------------------------------

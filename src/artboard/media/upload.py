@@ -8,8 +8,8 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
-from artboard.errors import ValidationFailed
-from artboard.kit.body import too_large
+from artboard.errors import InvalidField, ValidationFailed
+from artboard.kit.body import Unstorable, check_storable, too_large
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,10 @@ async def read_upload_form(request: Request, file_field: str, max_file_size: int
         raise ValidationFailed(f"The multipart body could not be read ({exc.message}).") from None
     try:
         fields = {key: value for key, value in form.multi_items() if isinstance(value, str)}
+        try:
+            check_storable(fields)  # an upload's form is streamed past kit/limits.py, which checks smaller ones
+        except Unstorable as exc:
+            raise InvalidField(exc.field, exc.problem) from None
         upload = form.get(file_field)
         if not isinstance(upload, UploadFile):
             return UploadedForm(None, None, fields)

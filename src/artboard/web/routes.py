@@ -19,6 +19,7 @@ from artboard import __version__
 from artboard.config import Settings
 from artboard.deps import SettingsDep
 from artboard.errors import NotFound
+from artboard.kit.etag import unchanged
 
 STATIC = Path(__file__).parent / "static"
 ASSETS = "/studio"
@@ -91,6 +92,6 @@ def _serve(file: Path, request: Request, policy: str | None) -> Response:
     headers = {"Cache-Control": REVALIDATE, "ETag": etag}
     if policy is not None:
         headers["Content-Security-Policy"] = policy
-    if etag in request.headers.get("if-none-match", ""):
+    if unchanged(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return FileResponse(file, media_type=TYPES[file.suffix], headers=headers, stat_result=stat)
