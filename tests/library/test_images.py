@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests import photos
 from tests.media.test_validation import upload
@@ -68,15 +69,36 @@ def test_list_is_paginated_and_filtered_by_folder(client: httpx.Client, account:
     assert_envelope(bad, 422, "validation_error")
 
 
-def test_an_upload_field_no_database_can_hold_is_refused_naming_it(client: httpx.Client, account: Account) -> None:
+@pytest.mark.parametrize(
+    ("title", "message"),
+    [
+        ("a\x00b", "must not contain NUL characters"),  # no database can hold it
+        ("t" * 301, "String should have at most 300 characters"),  # what PATCH refuses is not cut short here
+    ],
+    ids=["NUL", "too long"],
+)
+def test_an_upload_title_refused_names_the_field(
+    client: httpx.Client, account: Account, title: str, message: str
+) -> None:
     response = client.post(
         "/api/images",
         files={"file": ("f.jpg", photos.flower(), "image/jpeg")},
-        data={"title": "a\x00b"},
+        data={"title": title},
         headers=account.headers,
     )
     body = assert_envelope(response, 422, "validation_error")
-    assert body["detail"] == [{"field": "title", "message": "must not contain NUL characters"}]
+    assert body["detail"] == [{"field": "title", "message": message}]
+    assert client.get("/api/images", headers=account.headers).json()["total"] == 0
+
+
+def test_an_upload_title_is_trimmed_as_patch_trims_it(client: httpx.Client, account: Account) -> None:
+    response = client.post(
+        "/api/images",
+        files={"file": ("f.jpg", photos.flower(), "image/jpeg")},
+        data={"title": "  Spring  "},
+        headers=account.headers,
+    )
+    assert response.status_code == 201 and response.json()["title"] == "Spring"
 
 
 def test_patch_renames_and_moves(client: httpx.Client, account: Account) -> None:

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query, Request, Response, status
 from artboard.auth.deps import AdminUser, CurrentUser
 from artboard.deps import Db, LibraryDep, MaintenanceDep, SettingsDep
 from artboard.errors import ValidationFailed
+from artboard.kit.body import parse_as
 from artboard.kit.pagination import Page, Pagination
 from artboard.library.replies import base_url, file_response, image_out
-from artboard.library.schemas import ImageOut, ImagePatch, TrashItem, TrashList
+from artboard.library.schemas import ImageOut, ImagePatch, ImageUploadFields, TrashItem, TrashList
 from artboard.media.upload import read_upload_form
 from artboard.models.base import ID_PATTERN
 from artboard.openapi import ADMIN_ONLY, BODY, FILE, TEXT, errors, image_bytes, object_schema, request_body
@@ -70,7 +71,8 @@ async def upload_image(
     form = await read_upload_form(request, "file", settings.max_file_size)
     if form.file is None:
         raise ValidationFailed("The form has no `file` field.")
-    title = form.fields.get("title", form.filename or "").replace("\x00", "")[:300]
+    fields = parse_as(ImageUploadFields, form.fields)
+    title = fields.title if fields.title is not None else (form.filename or "").replace("\x00", "")[:300]
     folder_id = form.fields.get("folder_id") or None
     image, blob = await library.add_image(db, user.id, form.file, title=title, folder_id=folder_id)
     return image_out(image, blob, base_url(request, settings))

@@ -60,6 +60,13 @@ class FolderList(BaseModel):
     collections: list[SeedFolderOut]
 
 
+class ImageUploadFields(BaseModel):
+    """The text fields of an upload's form, held to the same rules as a JSON body's (a title PATCH would refuse
+    is refused here too, not cut short)."""
+
+    title: Title | None = None
+
+
 class ImagePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
