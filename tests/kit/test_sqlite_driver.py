@@ -198,3 +198,37 @@ def test_a_session_goes_to_sqlites_thread_to_end_only_what_it_began(
             assert (await connection.execute(text("SELECT sum(n) FROM t"))).scalar_one() == total_after
 
     run_on("one-trip", tmp_path, scenario)
+
+
+@pytest.mark.parametrize("cancelled", ["between statements", "while a statement runs"])
+def test_a_writer_cancelled_gives_the_write_lock_back_and_keeps_nothing(cancelled: str, tmp_path: Path) -> None:
+    """A task cancelled inside its transaction (a client gone, a worker stopping) must not leave the file's
+    write lock taken: every later writer of the process would wait for it, then fail as locked."""
+
+    async def scenario(_engine: AsyncEngine) -> None:
+        impatient = create_async_engine(
+            f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}", module=OneTripDBAPI(), connect_args={"timeout": 2}
+        )
+        wrote = asyncio.Event()
+
+        async def writer() -> None:
+            async with impatient.begin() as connection:
+                await connection.execute(text("INSERT INTO t (name, n) VALUES ('d', 4)"))
+                wrote.set()
+                while True:  # statements back to back: the cancellation lands inside one of them
+                    if cancelled == "between statements":
+                        await asyncio.sleep(10)
+                    await connection.execute(text("UPDATE t SET n = n + 1 WHERE name = 'd'"))
+
+        try:
+            task = asyncio.create_task(writer())
+            await wrote.wait()
+            await asyncio.sleep(0.05)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            async with impatient.begin() as connection:  # does not wait for a lock nobody holds
+                assert (await connection.execute(text("UPDATE t SET n = 0"))).rowcount == 3  # 'd' is gone
+        finally:
+            await impatient.dispose()
+
+    run_on("one-trip", tmp_path, scenario)

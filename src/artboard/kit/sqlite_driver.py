@@ -10,7 +10,8 @@ Writers of one database file in this process also queue for it here, first come 
 takes the file's write lock (an ``asyncio.Lock``) before its first write and gives it back when it commits or
 rolls back. Left to SQLite, a writer that finds the file locked sleeps in its busy handler (1, 2, 5 … 100 ms)
 and newcomers overtake it; under a steady stream of submits a claim round waited seconds. Waiting longer than
-the connection's ``timeout`` fails as SQLite would (``database is locked``).
+the connection's ``timeout`` fails as SQLite would (``database is locked``). A connection ended any way (commit,
+rollback, close, or terminated after its task was cancelled mid-statement) gives the lock back.
 """
 
 from __future__ import annotations
@@ -127,14 +128,18 @@ _write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asy
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("_database", "_lock_timeout_s", "writing")
+    __slots__ = ("_database", "_held", "_lock_timeout_s")
     _cursor_cls = OneTripCursor
 
     def __init__(self, dbapi: Any, connection: Any, database: str, lock_timeout_s: float) -> None:
         super().__init__(dbapi, connection)
         self._database = database
         self._lock_timeout_s = lock_timeout_s
-        self.writing = False  # holds its file's write lock: a write of this transaction has run
+        self._held: asyncio.Lock | None = None  # its file's write lock, once a write of this transaction ran
+
+    @property
+    def writing(self) -> bool:
+        return self._held is not None
 
     async def take_write_lock(self) -> None:
         locks = _write_locks.setdefault(asyncio.get_running_loop(), {})
@@ -144,12 +149,12 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
                 await lock.acquire()
         except TimeoutError:
             raise sqlite3.OperationalError("database is locked") from None
-        self.writing = True
+        self._held = lock
 
     def _give_back_write_lock(self) -> None:
-        if self.writing:
-            self.writing = False
-            _write_locks[asyncio.get_running_loop()][self._database].release()
+        held, self._held = self._held, None
+        if held is not None:
+            held.release()
 
     def commit(self) -> None:
         self._end(super().commit)
@@ -177,6 +182,14 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     def close(self) -> None:
         try:
             super().close()
+        finally:
+            self._give_back_write_lock()
+
+    def terminate(self) -> None:
+        """How SQLAlchemy ends a connection invalidated mid-statement (its task was cancelled) or left to the
+        garbage collector: the write lock goes back with it, or every writer of the file would wait for ever."""
+        try:
+            super().terminate()
         finally:
             self._give_back_write_lock()
 
