@@ -58,12 +58,13 @@ def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]])
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """WAL lets readers run beside the writer; foreign keys are off by default in SQLite."""
+    """WAL lets readers run beside the writer; foreign keys are off by default in SQLite. SQLite never waits
+    for a lock in the event loop's thread: the driver waits in its own (``kit/sqlite_driver.py``)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA busy_timeout=0")
     cursor.close()
 
 

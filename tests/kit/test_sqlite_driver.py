@@ -1,8 +1,10 @@
-"""The one-trip SQLite cursor answers SQLAlchemy exactly as its own aiosqlite cursor does."""
+"""Artboard's SQLite driver answers SQLAlchemy exactly as its own aiosqlite one does, runs statements in the
+event loop's thread, and waits for locks without holding the loop up."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -171,64 +173,117 @@ def test_a_writer_that_waits_longer_than_its_timeout_fails_as_sqlite_would(tmp_p
 
 
 @pytest.mark.parametrize(
-    ("work", "trips_to_end", "total_after"),
-    [
-        ("SELECT n FROM t", 0, 6),  # nothing was begun: ending the session needs no trip
-        ("UPDATE t SET n = n + 1", 1, 9),  # the write began a transaction: committing it is one trip
-    ],
+    ("work", "total_after"),
+    [("SELECT n FROM t", 6), ("UPDATE t SET n = n + 1", 9), ("INSERT INTO t (name, n) VALUES ('d', 4)", 10)],
 )
-def test_a_session_goes_to_sqlites_thread_to_end_only_what_it_began(
-    work: str, trips_to_end: int, total_after: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_statements_and_commits_run_without_a_trip_to_sqlites_thread(
+    work: str, total_after: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def scenario(engine: AsyncEngine) -> None:
-        trips: list[str] = []
-        calls = aiosqlite.Connection._execute
-
-        async def counted(self: aiosqlite.Connection, function: Any, *args: Any) -> Any:
-            trips.append(getattr(function, "__name__", "?"))
-            return await calls(self, function, *args)  # type: ignore[no-untyped-call]
-
-        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        trips = count_trips(monkeypatch)
         async with engine.connect() as connection:
             await connection.execute(text(work))
-            before = len(trips)
             await connection.commit()
-            assert len(trips) - before == trips_to_end
         async with engine.connect() as connection:  # what was committed is there, and the pool is usable
             assert (await connection.execute(text("SELECT sum(n) FROM t"))).scalar_one() == total_after
+        assert trips == []
 
     run_on("one-trip", tmp_path, scenario)
 
 
-@pytest.mark.parametrize("cancelled", ["between statements", "while a statement runs"])
+@pytest.mark.parametrize(("timeout_s", "outcome"), [(10, "written"), (0.3, "database is locked")])
+def test_a_write_waiting_for_another_process_waits_in_sqlites_thread(
+    timeout_s: float, outcome: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holds the file's lock: the write waits for it in aiosqlite's thread while the event loop
+    goes on, and gets it when the other commits, or fails as SQLite would once its timeout has passed."""
+
+    async def scenario(_engine: AsyncEngine) -> None:
+        engine = create_async_engine(
+            f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}",
+            module=OneTripDBAPI(),
+            connect_args={"timeout": timeout_s},
+        )
+        other = sqlite3.connect(tmp_path / "driver.db", isolation_level=None)  # stands for another process
+        try:
+            async with engine.connect() as warm:  # the connection opened before the lock is taken
+                await warm.execute(text("SELECT 1"))
+            trips = count_trips(monkeypatch)
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("UPDATE t SET n = 100 WHERE name = 'a'")
+
+            async def write() -> str:
+                try:
+                    async with engine.begin() as connection:
+                        await connection.execute(text("UPDATE t SET n = n + 1 WHERE name = 'b'"))
+                except OperationalError as error:
+                    return "database is locked" if "database is locked" in str(error) else str(error)
+                return "written"
+
+            writing = asyncio.create_task(write())
+            ticks = 0
+            while not writing.done() and ticks < 25:  # the event loop is not held up meanwhile
+                await asyncio.sleep(0.02)
+                ticks += 1
+            other.execute("COMMIT")
+            assert await writing == outcome
+            assert ticks == 25 if outcome == "written" else ticks < 25  # waited until the commit, or gave up
+            assert "_waiting" in trips
+            async with engine.connect() as connection:
+                rows = (await connection.execute(text("SELECT name, n FROM t WHERE name IN ('a', 'b')"))).all()
+            assert dict(rows) == {"a": 100, "b": 3 if outcome == "written" else 2}
+        finally:
+            other.close()
+            await engine.dispose()
+
+    run_on("one-trip", tmp_path, scenario)
+
+
+def count_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the functions sent to aiosqlite's thread from now on."""
+    trips: list[str] = []
+    calls = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, function: Any, *args: Any) -> Any:
+        trips.append(getattr(function, "__name__", "?"))
+        return await calls(self, function, *args)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return trips
+
+
+@pytest.mark.parametrize("cancelled", ["between statements", "while waiting for another process's lock"])
 def test_a_writer_cancelled_gives_the_write_lock_back_and_keeps_nothing(cancelled: str, tmp_path: Path) -> None:
     """A task cancelled inside its transaction (a client gone, a worker stopping) must not leave the file's
     write lock taken: every later writer of the process would wait for it, then fail as locked."""
 
     async def scenario(_engine: AsyncEngine) -> None:
         impatient = create_async_engine(
-            f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}", module=OneTripDBAPI(), connect_args={"timeout": 2}
+            f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}", module=OneTripDBAPI(), connect_args={"timeout": 5}
         )
-        wrote = asyncio.Event()
+        other = sqlite3.connect(tmp_path / "driver.db", isolation_level=None)  # stands for another process
+        began = asyncio.Event()
 
         async def writer() -> None:
             async with impatient.begin() as connection:
+                began.set()
                 await connection.execute(text("INSERT INTO t (name, n) VALUES ('d', 4)"))
-                wrote.set()
-                while True:  # statements back to back: the cancellation lands inside one of them
-                    if cancelled == "between statements":
-                        await asyncio.sleep(10)
-                    await connection.execute(text("UPDATE t SET n = n + 1 WHERE name = 'd'"))
+                await asyncio.sleep(10)
 
         try:
+            if cancelled != "between statements":
+                other.execute("BEGIN IMMEDIATE")  # the insert waits for it in aiosqlite's thread
             task = asyncio.create_task(writer())
-            await wrote.wait()
-            await asyncio.sleep(0.05)
+            await began.wait()
+            await asyncio.sleep(0.1)
             task.cancel()
+            if other.in_transaction:
+                other.execute("ROLLBACK")
             await asyncio.gather(task, return_exceptions=True)
             async with impatient.begin() as connection:  # does not wait for a lock nobody holds
-                assert (await connection.execute(text("UPDATE t SET n = 0"))).rowcount == 3  # 'd' is gone
+                assert (await connection.execute(text("UPDATE t SET n = 0"))).rowcount == 3  # 'd' is not there
         finally:
+            other.close()
             await impatient.dispose()
 
     run_on("one-trip", tmp_path, scenario)

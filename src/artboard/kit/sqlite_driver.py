@@ -1,16 +1,18 @@
-"""SQLite through aiosqlite with one trip to its thread per statement.
+"""SQLite through aiosqlite, with each statement run where it costs least.
 
 SQLAlchemy's aiosqlite adapter goes to aiosqlite's thread four times for every statement (open a cursor, run it,
-fetch the rows, close the cursor). Each trip is a queue put, a thread wake-up and an event-loop wake-up, which
-made up most of a statement's cost (about 0.45 ms of 0.55 ms for ``SELECT 1`` on a 2-core machine). This cursor
-runs, fetches and closes in one trip and keeps what SQLAlchemy reads afterwards (description, rowcount,
-lastrowid) as plain values. Everything else is SQLAlchemy's own aiosqlite dialect.
+fetch the rows, close the cursor), and even one trip (a queue put, a thread wake-up, an event-loop wake-up) costs
+about 0.2 ms on a 2-core machine, where the statement itself takes microseconds: an indexed read or write, or a
+commit in WAL mode without fsync. So a statement, its fetch and the commit run right here in the event loop's
+thread, and SQLite never waits here: the connection's busy timeout is 0. When SQLite would have to wait for a lock
+another process holds, the statement fails at once without effect and goes to aiosqlite's thread instead, to wait
+there up to the connection's ``timeout`` while the event loop goes on.
 
-Writers of one database file in this process also queue for it here, first come first served: a transaction
-takes the file's write lock (an ``asyncio.Lock``) before its first write and gives it back when it commits or
-rolls back. Left to SQLite, a writer that finds the file locked sleeps in its busy handler (1, 2, 5 … 100 ms)
-and newcomers overtake it; under a steady stream of submits a claim round waited seconds. Waiting longer than
-the connection's ``timeout`` fails as SQLite would (``database is locked``). A connection ended any way (commit,
+Writers of one database file in this process queue for it here, first come first served: a transaction takes
+the file's write lock (an ``asyncio.Lock``) before its first write and gives it back when it commits or rolls
+back. Left to SQLite, a writer that finds the file locked sleeps in its busy handler (1, 2, 5 … 100 ms) and
+newcomers overtake it; under a steady stream of submits a claim round waited seconds. Waiting longer than the
+connection's ``timeout`` fails as SQLite would (``database is locked``). A connection ended any way (commit,
 rollback, close, or terminated after its task was cancelled mid-statement) gives the lock back.
 """
 
@@ -18,10 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import sqlite3
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -32,6 +35,8 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
+T = TypeVar("T")
+
 
 class _Ran(NamedTuple):
     description: Any
@@ -40,8 +45,8 @@ class _Ran(NamedTuple):
     rows: list[Any]
 
 
-def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Ran:
-    """In aiosqlite's thread: the whole life of one cursor."""
+def _run(connection: sqlite3.Connection, *, operation: str, parameters: Any, many: bool) -> _Ran:
+    """The whole life of one cursor."""
     cursor = connection.cursor()
     try:
         if many:
@@ -52,6 +57,20 @@ def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: 
         return _Ran(cursor.description, cursor.rowcount, cursor.lastrowid, rows)
     finally:
         cursor.close()
+
+
+def _waiting(connection: sqlite3.Connection, work: Callable[[sqlite3.Connection], T], wait_ms: int) -> T:
+    """In aiosqlite's thread: ``work``, allowed to wait ``wait_ms`` for another process's lock."""
+    connection.execute(f"PRAGMA busy_timeout = {wait_ms:d}")
+    try:
+        return work(connection)
+    finally:
+        connection.execute("PRAGMA busy_timeout = 0")
+
+
+def _busy(error: sqlite3.OperationalError) -> bool:
+    """SQLite refused to wait for a lock (busy timeout 0): nothing was done, and the same call may wait."""
+    return getattr(error, "sqlite_errorcode", None) is not None and error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
 
 
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
@@ -99,17 +118,11 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             connection = cast(OneTripConnection, self._adapt_connection)
             if not connection.writing and operation.lstrip()[:6].upper() in WRITES:
                 await_(connection.take_write_lock())
-            ran = await_(self._trip(operation, parameters, many))
+            ran = connection.run(functools.partial(_run, operation=operation, parameters=parameters, many=many))
         except Exception as error:
             self._adapt_connection._handle_exception(error)
         self._description, self._rowcount, self._lastrowid = ran.description, ran.rowcount, ran.lastrowid
         self._rows = collections.deque(ran.rows)
-
-    async def _trip(self, operation: str, parameters: Any, many: bool) -> _Ran:
-        connection = cast(aiosqlite.Connection, self._connection)
-        async with self._adapt_connection._execute_mutex:
-            ran: _Ran = await connection._execute(_run, connection._conn, operation, parameters, many)  # type: ignore[no-untyped-call]
-            return ran
 
     async def _async_soft_close(self) -> None:
         return None
@@ -156,24 +169,41 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         if held is not None:
             held.release()
 
+    def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work`` on the SQLite connection here in the event loop's thread; if SQLite would wait for another
+        process's lock, in aiosqlite's thread, where waiting holds nothing else up."""
+        return await_(self._perform(work))  # SQLAlchemy's async layer wants each call to go through an await
+
+    async def _perform(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        connection = cast(aiosqlite.Connection, self._connection)
+        try:
+            return work(connection._conn)
+        except sqlite3.OperationalError as error:
+            if not _busy(error):
+                raise
+        wait_ms = round(self._lock_timeout_s * 1000)
+        waited: T = await connection._execute(_waiting, connection._conn, work, wait_ms)  # type: ignore[no-untyped-call]
+        return waited
+
     def commit(self) -> None:
-        self._end(super().commit)
+        self._end(sqlite3.Connection.commit)
 
     def rollback(self) -> None:
-        self._end(super().rollback)
+        self._end(sqlite3.Connection.rollback)
 
-    def _end(self, end: Callable[[], None]) -> None:
+    def _end(self, end: Callable[[sqlite3.Connection], None]) -> None:
         """Commit or roll back (``end``) what this transaction began, then give the file's write lock back."""
         try:
             if self._in_transaction():
-                end()
+                self.run(end)
+        except Exception as error:
+            self._handle_exception(error)
         finally:
             self._give_back_write_lock()
 
     def _in_transaction(self) -> bool:
         """Whether SQLite has a transaction open here. A session that only read has none (SQLite's module
-        begins one at the first write), and ending it would be a trip to the thread for nothing: one in
-        three of a read-only session's. Read between statements, when the thread is not using the connection."""
+        begins one at the first write), and ending it would be work for nothing."""
         try:
             return bool(self._connection._conn.in_transaction)
         except ValueError:  # aiosqlite has no connection open: let SQLAlchemy's own call say so
@@ -199,6 +229,7 @@ class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
         super().__init__(aiosqlite, sqlite3)
 
     def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
-        adapted = super().connect(*arg, **kw)
+        # Opened in aiosqlite's thread and used in the event loop's as well, one call at a time.
+        adapted = super().connect(*arg, **{**kw, "check_same_thread": False})
         database = str(arg[0] if arg else kw.get("database", ""))
         return OneTripConnection(self, adapted._connection, database, float(kw.get("timeout", 5.0)))
