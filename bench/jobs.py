@@ -1138,7 +1138,9 @@ def start_server(stack: ExitStack, config: Config, client: httpx.Client) -> tupl
 
 async def over_the_wire(base: str, token: str, image_id: str, pid: int, config: Config) -> WireResult:
     body = {"model": "sketch:pencil", "image_id": image_id, "parameters": {"method": "basic"}}
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive ends them: reusing one the server is closing
+    # at that moment fails the request with ReadError.
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200, keepalive_expiry=2.0)
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30, limits=limits, trust_env=False) as client:
 

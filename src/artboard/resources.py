@@ -125,6 +125,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             frozenset(settings.allowed_file_types), settings.max_image_pixels, settings.storage_quota_bytes
         )
         media = Media(build_storage(settings, storage_signer), session_factory(side_engine), limits)
+        closing.callback(media.close)
         library = Library(media, timedelta(days=settings.trash_retention_days))
         uploads = DirectUploads(library, storage_signer, settings.max_file_size, settings.presigned_url_expiration_s)
         sessions = session_factory(engine)

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import io
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -52,8 +53,12 @@ class Media:
         self.storage = storage
         self._sessions = sessions
         self.limits = limits
-        # Decoding is CPU- and memory-heavy (a 60 MP PNG decodes to ~240 MB): one at a time per core.
-        self._decoding = asyncio.Semaphore(os.cpu_count() or 1)
+        # Decoding is CPU- and memory-heavy (a 60 MP PNG decodes to ~240 MB): one at a time per core, in threads
+        # of its own, handed over the moment the bytes arrive (no event-loop turn first, as a task would need).
+        self._decoders = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="artboard-decode")
+
+    def close(self) -> None:
+        self._decoders.shutdown(wait=False, cancel_futures=True)
 
     async def ingest(self, db: AsyncSession, owner_id: str, data: bytes) -> Blob:
         """The ready blob holding these bytes for this owner; identical bytes are stored once.
@@ -84,12 +89,12 @@ class Media:
         """The owner's blob for these bytes: an existing ready one, or one whose files are now written and
         whose row is still pending (committed by ``_reserve``, so it belongs to no session).
 
-        The header is checked first; the derivatives and the archive are then made in a thread while the
+        The header is checked first; the derivatives and the archive are then made in a decoding thread while the
         lookup and the reservation go on here (for bytes the owner already has, that work is thrown away).
         """
         sha256 = hashlib.sha256(data).hexdigest()
         info = inspect_image(io.BytesIO(data), self.limits.allowed_types, self.limits.max_pixels)
-        preparing = asyncio.ensure_future(self._prepare(data, info))
+        preparing = asyncio.get_running_loop().run_in_executor(self._decoders, _derive_and_archive, data, info)
         preparing.add_done_callback(outcome_seen)  # not awaited when the bytes turn out to be stored already
         existing = await repository.blob_by_hash(db, owner_id, sha256)
         if existing is not None and existing.state == "deleting":
@@ -116,11 +121,6 @@ class Media:
             await self._abandon(blob.id)
             raise ExternalFailure("File storage failed; nothing was saved. Try again.") from failed
         return blob
-
-    async def _prepare(self, data: bytes, info: ImageInfo) -> _Prepared:
-        """Derivatives and archive in one trip to a worker thread; decoding is bounded to one per core."""
-        async with self._decoding:
-            return await asyncio.to_thread(_derive_and_archive, data, info)
 
     async def _check_quota(self, db: AsyncSession, owner_id: str, extra: int) -> None:
         if not self.limits.quota_bytes:
