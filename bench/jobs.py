@@ -80,6 +80,7 @@ from artboard.config import Settings
 from artboard.db import transaction
 from artboard.engines.base import EngineResult, JobContext, ModelInfo
 from artboard.engines.catalog import Catalog
+from artboard.kit.heap import settle_after_startup
 from artboard.kit.pubsub import Subscription
 from artboard.models import Job
 from artboard.models.job import FINISHED, SUCCEEDED
@@ -659,6 +660,7 @@ class ArtboardSystem:
         try:
             settings = artboard_settings(self._overrides)
             self.resources = await self._stack.enter_async_context(open_resources(settings))
+            settle_after_startup()  # as `artboard serve` does once its app is built
             await self._stack.enter_async_context(running([self.resources.pubsub.run()]))
             if self._worker_in_child:
                 spec = {"system": "artboard", "settings": self._overrides, "slow_ms": self.config.slow_ms}
@@ -688,6 +690,7 @@ async def artboard_worker(spec: dict[str, Any]) -> None:
     """The Redis path's worker process: ``Resources.worker.run()`` beside the pub/sub, as ``artboard worker``."""
     install_bench_engine(spec["slow_ms"] / 1000)
     async with open_resources(artboard_settings(spec["settings"])) as resources, running([resources.pubsub.run()]):
+        settle_after_startup()  # as `artboard worker` does
 
         async def consume(_phase: dict[str, Any], _completions: Completions) -> None:
             await resources.worker.run()

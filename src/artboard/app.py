@@ -24,6 +24,7 @@ from artboard.jobs import generate as jobs_generate
 from artboard.jobs import routes as jobs_routes
 from artboard.jobs import sketches as jobs_sketches
 from artboard.jobs import stream as jobs_stream
+from artboard.kit.heap import settle_after_startup
 from artboard.kit.limits import InputLimits, upload_limits
 from artboard.library import collection as library_collection
 from artboard.library import financial as library_financial
@@ -110,4 +111,6 @@ def app_from_environment() -> FastAPI:
     """The app for each process of ``artboard serve --workers N``: settings and logging from the environment."""
     settings = load_settings()
     configure_logging(settings.log_level)
-    return create_app(settings)
+    app = create_app(settings)
+    settle_after_startup()
+    return app

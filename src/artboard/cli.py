@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from artboard.config import ConfigError, Settings, load_settings
+from artboard.kit.heap import settle_after_startup
 from artboard.logs import configure_logging
 
 
@@ -105,7 +106,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     _announce_when_listening(settings.host, settings.port, _first_run_announcement(settings))
     if args.workers == 1:
         configure_logging(settings.log_level)
-        uvicorn.run(create_app(settings), **options)
+        app = create_app(settings)
+        settle_after_startup()
+        uvicorn.run(app, **options)
         return 0
     _prepare_for_workers(settings)
     uvicorn.run("artboard.app:app_from_environment", factory=True, workers=args.workers, **options)
@@ -194,6 +197,7 @@ def _worker(settings: Settings, _args: argparse.Namespace) -> int:
         slots, broker = settings.max_concurrent_tasks, settings.broker
         print(f"artboard: worker {worker_id} running up to {slots} jobs at once (broker: {broker})", flush=True)
 
+    settle_after_startup()
     asyncio.run(run_worker(settings, started))
     print("artboard: worker stopped; its running jobs went back to the queue", flush=True)
     # Its jobs are back in the database and its connections closed. Left to the interpreter, the exit waits for

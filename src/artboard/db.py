@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 
 from artboard.errors import AppError
-from artboard.kit.sqlite_driver import OneTripDBAPI
+from artboard.kit.sqlite_driver import InlineDBAPI
 
 log = logging.getLogger("artboard.db")
 
@@ -25,7 +25,7 @@ def create_engine(database_url: str, *, pooled: bool = True) -> AsyncEngine:
     pool: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
     if database_url.startswith("sqlite"):
         engine = create_async_engine(
-            database_url, module=OneTripDBAPI(), connect_args={"timeout": 30}, hide_parameters=True, **pool
+            database_url, module=InlineDBAPI(), connect_args={"timeout": 30}, hide_parameters=True, **pool
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

@@ -27,7 +27,7 @@ from artboard.config import load_settings
 from artboard.jobs.broker import Broker, build_broker
 from artboard.jobs.broker_azure import AzureQueueBroker, queue_client
 from artboard.jobs.broker_redis import GROUP
-from artboard.kit.pubsub import build_pubsub
+from artboard.kit.pubsub import QUEUE_LIMIT, build_pubsub
 from tests import photos
 from tests.jobs.deployments import (
     ARTBOARD,
@@ -192,6 +192,25 @@ def test_an_announcement_wakes_a_waiting_worker_and_silence_lets_it_look_anyway(
     with broker_under_test(kind, request) as under_test:
         asyncio.run(scenario(under_test))
         assert under_test.unfinished() == 0
+
+
+def test_an_embedded_worker_that_missed_announcements_looks_at_the_queue_at_once() -> None:
+    """More announcements than a subscription holds arrive while the worker is not waiting (busy, or between
+    runs): they are dropped, so its next wait returns at once instead of after the timeout."""
+
+    async def scenario() -> None:
+        worker = connect({"broker": "embedded"}, "worker-1")
+        try:
+            await asyncio.wait_for(worker.broker.wait(0.05), 10)  # subscribed
+            for _ in range(QUEUE_LIMIT + 1):
+                await worker.broker.announce(["job-1"])
+            await asyncio.wait_for(worker.broker.wait(60), 5)
+            await asyncio.wait_for(worker.broker.wait(0.05), 10)  # subscribed again: quiet waits time out
+        finally:
+            await worker.broker.close()
+            await worker.hang_up()
+
+    asyncio.run(scenario())
 
 
 @pytest.mark.parametrize("kind", ["redis", "azure"])

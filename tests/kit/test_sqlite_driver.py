@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from artboard.db import create_engine
-from artboard.kit.sqlite_driver import OneTripDBAPI
+from artboard.kit import sqlite_driver
+from artboard.kit.sqlite_driver import InlineDBAPI
 
-KINDS = ["one-trip", "sqlalchemy"]
+KINDS = ["artboard", "sqlalchemy"]
 
 
 def run_on(kind: str, tmp_path: Path, scenario: Callable[[AsyncEngine], Awaitable[None]]) -> None:
@@ -27,7 +29,7 @@ def run_on(kind: str, tmp_path: Path, scenario: Callable[[AsyncEngine], Awaitabl
 
     async def main() -> None:
         url = f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}"
-        engine = create_engine(url) if kind == "one-trip" else create_async_engine(url)
+        engine = create_engine(url) if kind == "artboard" else create_async_engine(url)
         try:
             async with engine.begin() as connection:
                 await connection.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE, n INTEGER)"))
@@ -149,13 +151,13 @@ def test_writers_queue_first_come_first_served_and_readers_do_not_wait(tmp_path:
         async with engine.connect() as reader:
             assert (await reader.execute(text("SELECT n FROM t WHERE name = 'b'"))).scalar_one() == 12
 
-    run_on("one-trip", tmp_path, scenario)
+    run_on("artboard", tmp_path, scenario)
 
 
 def test_a_writer_that_waits_longer_than_its_timeout_fails_as_sqlite_would(tmp_path: Path) -> None:
     async def scenario(_engine: AsyncEngine) -> None:
         impatient = create_async_engine(
-            f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}", module=OneTripDBAPI(), connect_args={"timeout": 0.2}
+            f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}", module=InlineDBAPI(), connect_args={"timeout": 0.2}
         )
         try:
             async with impatient.connect() as holder:
@@ -169,7 +171,7 @@ def test_a_writer_that_waits_longer_than_its_timeout_fails_as_sqlite_would(tmp_p
         finally:
             await impatient.dispose()
 
-    run_on("one-trip", tmp_path, scenario)
+    run_on("artboard", tmp_path, scenario)
 
 
 @pytest.mark.parametrize(
@@ -188,7 +190,7 @@ def test_statements_and_commits_run_without_a_trip_to_sqlites_thread(
             assert (await connection.execute(text("SELECT sum(n) FROM t"))).scalar_one() == total_after
         assert trips == []
 
-    run_on("one-trip", tmp_path, scenario)
+    run_on("artboard", tmp_path, scenario)
 
 
 @pytest.mark.parametrize(("timeout_s", "outcome"), [(10, "written"), (0.3, "database is locked")])
@@ -201,7 +203,7 @@ def test_a_write_waiting_for_another_process_waits_in_sqlites_thread(
     async def scenario(_engine: AsyncEngine) -> None:
         engine = create_async_engine(
             f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}",
-            module=OneTripDBAPI(),
+            module=InlineDBAPI(),
             connect_args={"timeout": timeout_s},
         )
         other = sqlite3.connect(tmp_path / "driver.db", isolation_level=None)  # stands for another process
@@ -236,7 +238,7 @@ def test_a_write_waiting_for_another_process_waits_in_sqlites_thread(
             other.close()
             await engine.dispose()
 
-    run_on("one-trip", tmp_path, scenario)
+    run_on("artboard", tmp_path, scenario)
 
 
 def count_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -259,7 +261,7 @@ def test_a_writer_cancelled_gives_the_write_lock_back_and_keeps_nothing(cancelle
 
     async def scenario(_engine: AsyncEngine) -> None:
         impatient = create_async_engine(
-            f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}", module=OneTripDBAPI(), connect_args={"timeout": 5}
+            f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}", module=InlineDBAPI(), connect_args={"timeout": 5}
         )
         other = sqlite3.connect(tmp_path / "driver.db", isolation_level=None)  # stands for another process
         began = asyncio.Event()
@@ -286,4 +288,44 @@ def test_a_writer_cancelled_gives_the_write_lock_back_and_keeps_nothing(cancelle
             other.close()
             await impatient.dispose()
 
-    run_on("one-trip", tmp_path, scenario)
+    run_on("artboard", tmp_path, scenario)
+
+
+def test_checkpoints_run_in_their_own_thread_and_keep_the_log_short(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's own checkpoints are off (they would run inside a commit, in the event loop's thread); the
+    driver's run in a thread of their own and keep the write-ahead log from growing with every commit."""
+    threads: list[str] = []
+    checkpoint = sqlite_driver._Checkpoints._checkpoint
+
+    def recorded(self: Any) -> None:
+        threads.append(threading.current_thread().name)
+        checkpoint(self)
+
+    monkeypatch.setattr(sqlite_driver._Checkpoints, "_checkpoint", recorded)
+
+    def log_bytes_after_commits(every_commits: int, run: str) -> int:
+        monkeypatch.setattr(sqlite_driver, "CHECKPOINT_EVERY_COMMITS", every_commits)
+        (tmp_path / run).mkdir()
+        wal_bytes: list[int] = []
+
+        async def scenario(engine: AsyncEngine) -> None:
+            for n in range(200):
+                async with engine.begin() as connection:
+                    await connection.execute(
+                        text("INSERT INTO t (name, n) VALUES (:name, :n)"), {"name": f"{n}", "n": n}
+                    )
+                await asyncio.sleep(0.001)  # time for a checkpoint begun meanwhile
+            async with engine.connect() as connection:
+                assert (await connection.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one() == 0
+            wal_bytes.append((tmp_path / run / "driver.db-wal").stat().st_size)  # before the last close removes it
+
+        run_on("artboard", tmp_path / run, scenario)
+        return wal_bytes[0]
+
+    unchecked = log_bytes_after_commits(10**9, "never")
+    assert threads == []
+    checked = log_bytes_after_commits(10, "every-10")
+    assert threads and set(threads) == {"sqlite-checkpoint_0"}
+    assert checked < unchecked / 4

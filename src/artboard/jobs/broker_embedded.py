@@ -22,7 +22,10 @@ class EmbeddedBroker:
 
     async def wait(self, timeout_s: float) -> None:
         if self._subscription is None or self._subscription.lost:
+            missed = self._subscription is not None  # cut off while nobody read it: announcements went unheard
             self._subscription = await self._pubsub.subscribe(CHANNEL)
+            if missed:
+                return  # the caller looks at the queue now rather than after the timeout
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):  # not wait_for: it can swallow a cancellation on 3.11
                 await self._subscription.get()

@@ -84,6 +84,8 @@ class _Running:
     stop_reason: str | None = None  # CANCELED or TIMED_OUT once asked to stop
     progress: tuple[float, str] | None = None
     progress_written: asyncio.Event = field(default_factory=asyncio.Event)
+    progress_writer: asyncio.Task[None] | None = None  # started by the first report: most jobs make none
+    over: bool = False  # its task has ended: a late report is dropped
 
 
 class _ChangeFailed(Exception):
@@ -134,6 +136,7 @@ class Worker:
             asyncio.create_task(self._listen_for_work()),
         ]
         self._serving = True
+        self._look = True  # jobs may have been queued while no run was going, their announcements unheard
         loop = asyncio.get_running_loop()
         look_at = loop.time() + POLL_S
         try:
@@ -310,7 +313,6 @@ class Worker:
 
     async def _execute(self, running: _Running) -> None:
         job = running.job
-        writer = asyncio.create_task(self._write_progress(running))
         try:
             result = await self._run_engine(running)
         except TimeoutError:
@@ -342,7 +344,9 @@ class Worker:
                         running, FAILED, error=("invalid_output", f"The result could not be kept: {exc}")
                     )
         finally:
-            writer.cancel()
+            running.over = True
+            if running.progress_writer is not None:
+                running.progress_writer.cancel()
             if self._running.get(job.id) is running:  # not a later claim of the same job taken meanwhile
                 del self._running[job.id]
             self._wake.set()
@@ -401,6 +405,8 @@ class Worker:
         floor = running.progress[0] if running.progress is not None else 0.0
         running.progress = (max(floor, min(1.0, fraction)), message[:300])
         running.progress_written.set()
+        if running.progress_writer is None and not running.over:
+            running.progress_writer = asyncio.create_task(self._write_progress(running))
 
     async def _write_progress(self, running: _Running) -> None:
         """Write the latest progress at most every PROGRESS_INTERVAL_S; in between, newer values replace older."""
