@@ -221,7 +221,9 @@ class InlineConnection(AsyncAdapt_aiosqlite_connection):
     def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``work`` on the SQLite connection here in the event loop's thread; if SQLite would wait for another
         process's lock, in aiosqlite's thread, where waiting holds nothing else up."""
-        return await_(self._perform(work))  # SQLAlchemy's async layer wants each call to go through an await
+        # SQLAlchemy's async layer checks that each execution awaited something (else AwaitRequired), so even a
+        # statement that never waits goes through await_.
+        return await_(self._perform(work))
 
     async def _perform(self, work: Callable[[sqlite3.Connection], T]) -> T:
         connection = cast(aiosqlite.Connection, self._connection)

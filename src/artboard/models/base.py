@@ -19,8 +19,15 @@ ID_PATTERN = "[a-z0-9]{15}"
 
 
 def new_id() -> str:
-    """15 lowercase alphanumerics, the shape PocketBase record ids have, so one id serves every API."""
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(15))
+    """15 lowercase alphanumerics, the shape PocketBase record ids have, so one id serves every API.
+
+    One read of the system's randomness per id (``secrets.choice`` made one per character: 40 µs an id against
+    4 µs). Bytes from 252 up (252 is the largest multiple of 36 a byte holds) are skipped, so every character
+    stays equally likely."""
+    chars: list[str] = []
+    while len(chars) < 15:
+        chars += [_ID_ALPHABET[byte % 36] for byte in secrets.token_bytes(20) if byte < 252]
+    return "".join(chars[:15])
 
 
 def utcnow() -> datetime:
