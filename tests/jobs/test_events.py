@@ -220,6 +220,8 @@ def test_a_sketch_job_is_reported_queued_then_running_with_progress_then_succeed
     progress = [event["job"]["progress"] for event in events[1:]]
     assert progress == sorted(progress) and progress[-1] == 1.0
     assert len(events[-1]["job"]["result"]["images"]) == 1
+    with transport(server, account, 0) as items:
+        assert until_live(items) == events  # read back from the table, each is what went out live
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS.values(), ids=TRANSPORTS.keys())

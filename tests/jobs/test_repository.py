@@ -8,6 +8,7 @@ freed slot could start. Which jobs a set of conditional moves moves: only those 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -200,7 +201,7 @@ async def move(database_url: str, moves: list[repository.Move]) -> tuple[list[An
 
 def test_events_are_numbered_per_user_in_the_order_given(database_url: str) -> None:
     def events(*job_ids: str) -> list[repository.NewEvent]:
-        return [repository.NewEvent(job_id, "job.updated", {"id": job_id}) for job_id in job_ids]
+        return [repository.NewEvent(job_id, "job.updated", json.dumps({"id": job_id})) for job_id in job_ids]
 
     async def write() -> tuple[list[dict[str, int]], list[tuple[str, int, str]]]:
         async with emptied(database_url) as sessions:

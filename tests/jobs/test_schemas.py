@@ -1,5 +1,5 @@
-"""A job as replies and events show it is built from its row without validation: what it serialises to must be
-exactly what the validated model makes of the same job, in every state."""
+"""A job as replies and events show it is built as JSON straight from its row, without a model: it must be exactly
+what the validated model makes of the same job, in every state."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from artboard.jobs.schemas import JobOut, job_out
+from artboard.jobs.schemas import JobOut, job_json
 from artboard.models import Job
 from artboard.models.base import utcnow
 
@@ -23,6 +23,7 @@ STATES: dict[str, tuple[dict[str, Any], int | None]] = {
     ),
     "failed, with its error": ({"status": "failed", "error_code": "timeout", "error_message": "Too long."}, None),
     "a retry, canceled": ({"status": "canceled", "retry_of": "job0", "finished": NOW + timedelta(seconds=2)}, None),
+    "times on whole seconds": ({"status": "succeeded", "created": NOW.replace(microsecond=0)}, None),
 }
 
 
@@ -52,7 +53,8 @@ def test_a_job_shows_as_the_validated_model_would_show_it(columns: dict[str, Any
         }
         | columns
     )
-    shown = job_out(job, position).model_dump(mode="json")
+    shown = job_json(job, position)
     assert shown == JobOut.model_validate(shown).model_dump(mode="json")
+    assert list(shown) == list(JobOut.model_fields)
     assert shown["queue_position"] == (position if job.status == "queued" else None)
     assert shown["created"].endswith("Z")

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from artboard.db import after_commit
 from artboard.jobs import repository
-from artboard.jobs.schemas import JobView, job_out
+from artboard.jobs.schemas import JobView, job_json
 from artboard.kit.pubsub import PubSub, Subscription
 from artboard.models import JobEvent
 from artboard.models.base import utcnow
@@ -47,7 +47,7 @@ class JobState(NamedTuple):
 
 
 def state_of(job: JobView, queue_position: int | None = None) -> JobState:
-    return JobState(job.owner_id, job_out(job, queue_position).model_dump(mode="json"))
+    return JobState(job.owner_id, job_json(job, queue_position))
 
 
 @dataclass
@@ -82,18 +82,19 @@ class EventLog:
         """Write states taken earlier (``state_of``) as events, in this order: per user, one counter update and
         one insert, however many there are (one statement for both on PostgreSQL)."""
         by_owner: dict[str, list[repository.NewEvent]] = {}
-        for state in states:
+        encoded = [json.dumps(state.payload) for state in states]  # once: the row and the message carry the same text
+        for state, payload in zip(states, encoded, strict=True):
             by_owner.setdefault(state.owner_id, []).append(
-                repository.NewEvent(state.payload["id"], EVENT_TYPE, state.payload)
+                repository.NewEvent(state.payload["id"], EVENT_TYPE, payload)
             )
         if not by_owner:
             return
         next_seq = await repository.add_events(db, by_owner, utcnow())
         published: list[tuple[str, str]] = []
-        for state in states:
+        for state, payload in zip(states, encoded, strict=True):
             seq = next_seq[state.owner_id]
             next_seq[state.owner_id] = seq + 1
-            message = json.dumps({"type": EVENT_TYPE, "seq": seq, "job": state.payload})
+            message = f'{{"type": "{EVENT_TYPE}", "seq": {seq}, "job": {payload}}}'  # json.dumps of event_of's shape
             published.append((user_channel(state.owner_id), message))
         after_commit(db, lambda: self._publish(published))
 

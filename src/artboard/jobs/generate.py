@@ -15,8 +15,7 @@ from fastapi import APIRouter, Request, Response
 from artboard.auth.deps import CurrentUser
 from artboard.deps import Db, JobsDep, SettingsDep
 from artboard.jobs.replies import SubmitOptions, SubmitOptionsDep, SubmitReply
-from artboard.jobs.routes import job_json
-from artboard.jobs.schemas import Generated, GeneratedImage, GenerateImage, JobOut
+from artboard.jobs.schemas import Generated, GeneratedImage, GenerateImage, JobOut, job_json
 from artboard.jobs.service import Jobs, Submitted
 from artboard.library.replies import base_url, file_url, thumbnail_path
 from artboard.models import Job

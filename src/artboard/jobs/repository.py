@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Executable, Row, Table, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Executable, Row, Table, Text, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -369,7 +369,7 @@ async def held_by(db: AsyncSession, worker_id: str) -> list[Job]:
 class NewEvent(NamedTuple):
     job_id: str
     type: str
-    payload: dict[str, Any]
+    payload: str  # JSON text, written as it is: the same text is published, so it is encoded once
 
 
 async def add_events(db: AsyncSession, events: dict[str, list[NewEvent]], created: datetime) -> dict[str, int]:
@@ -393,7 +393,15 @@ async def add_events(db: AsyncSession, events: dict[str, list[NewEvent]], create
     return first
 
 
-_INSERT_EVENTS = insert(cast(Table, JobEvent.__table__))
+_EVENTS = cast(Table, JobEvent.__table__)
+_INSERT_EVENTS = insert(_EVENTS).values(
+    owner_id=bindparam("owner_id"),
+    seq=bindparam("seq"),
+    job_id=bindparam("job_id"),
+    type=bindparam("type"),
+    payload=bindparam("payload", type_=Text()),  # already JSON
+    created=bindparam("created"),
+)
 
 
 async def _take_seqs(db: AsyncSession, owner_id: str, count: int) -> int:
@@ -426,9 +434,8 @@ def _numbered_insert(count: int) -> Executable:
     """PostgreSQL: take ``count`` numbers from the user's counter and insert that many events with them, in
     one statement (built once per count; the VALUES list's columns are ``column1``… and typed by their binds)."""
     rows = ", ".join(f"({n}, :job_id_{n}, :type_{n}, :payload_{n})" for n in range(count))
-    events = cast(Table, JobEvent.__table__)
     typed = [
-        bindparam(f"{field}_{n}", type_=events.c[field].type)
+        bindparam(f"{field}_{n}", type_=Text() if field == "payload" else _EVENTS.c[field].type)
         for n in range(count)
         for field in ("job_id", "type", "payload")
     ]
@@ -440,13 +447,13 @@ def _numbered_insert(count: int) -> Executable:
             RETURNING seq
         )
         INSERT INTO job_events (owner_id, seq, job_id, type, payload, created)
-        SELECT :owner_id, taken.seq - :count + 1 + e.column1, e.column2, e.column3, e.column4, :created
+        SELECT :owner_id, taken.seq - :count + 1 + e.column1, e.column2, e.column3, CAST(e.column4 AS JSON), :created
         FROM taken, (VALUES {rows}) AS e
         RETURNING seq"""  # noqa: S608 (placeholders only)
     ).bindparams(
         *typed,
-        bindparam("count", type_=events.c.seq.type),
-        bindparam("created", type_=events.c.created.type),
+        bindparam("count", type_=_EVENTS.c.seq.type),
+        bindparam("created", type_=_EVENTS.c.created.type),
     )
 
 

@@ -9,16 +9,11 @@ from fastapi import APIRouter, Header, Query, Response, status
 from artboard.auth.deps import AdminUser, CurrentUser
 from artboard.deps import Db, JobsDep
 from artboard.jobs.replies import SubmitOptionsDep, SubmitReply, finished_in_time
-from artboard.jobs.schemas import JobOut, JobSubmit, QueueCounts, Status, job_out
+from artboard.jobs.schemas import JobOut, JobSubmit, QueueCounts, Status, job_json
 from artboard.kit.pagination import Page, Pagination
-from artboard.models import Job
 from artboard.openapi import ADMIN_ONLY, BODY, PAID, errors
 
 router = APIRouter(tags=["jobs"], responses=errors(401))
-
-
-def job_json(job: Job, queue_position: int | None) -> dict[str, Any]:
-    return job_out(job, queue_position).model_dump(mode="json")
 
 
 @router.post(
@@ -53,23 +48,23 @@ async def list_jobs(
     pagination: Pagination,
     status: Status | None = None,
     kind: Annotated[str | None, Query(max_length=32)] = None,
-) -> Page[JobOut]:
+) -> Page[dict[str, Any]]:
     """The user's jobs, newest first, optionally one status or kind only."""
     rows, total = await jobs.page(db, user.id, pagination, status=status, kind=kind)
-    return Page.of([job_out(job) for job in rows], pagination, total)
+    return Page.of([job_json(job) for job in rows], pagination, total)
 
 
 @router.get("/api/jobs/{job_id}", response_model=JobOut, responses=errors(404))
-async def get_job(job_id: str, user: CurrentUser, db: Db, jobs: JobsDep) -> JobOut:
+async def get_job(job_id: str, user: CurrentUser, db: Db, jobs: JobsDep) -> dict[str, Any]:
     """One job: status, progress, queue position, result or error."""
     job = await jobs.get(db, user.id, job_id)
-    return job_out(job, await jobs.position(db, job))
+    return job_json(job, await jobs.position(db, job))
 
 
 @router.post("/api/jobs/{job_id}/cancel", response_model=JobOut, responses=errors(404))
-async def cancel_job(job_id: str, user: CurrentUser, db: Db, jobs: JobsDep) -> JobOut:
+async def cancel_job(job_id: str, user: CurrentUser, db: Db, jobs: JobsDep) -> dict[str, Any]:
     """Cancel: a queued job at once, a running one at its next checkpoint; a finished one stays as it is."""
-    return job_out(await jobs.cancel(db, user.id, job_id))
+    return job_json(await jobs.cancel(db, user.id, job_id))
 
 
 @router.post(
@@ -84,10 +79,10 @@ async def retry_job(
     db: Db,
     jobs: JobsDep,
     x_session_id: Annotated[str | None, Header(max_length=128, description="A key session, for a paid model.")] = None,
-) -> JobOut:
+) -> dict[str, Any]:
     """Queue a failed, canceled or timed-out job again, as a new job whose `retry_of` names this one."""
     retried = await jobs.retry(db, user.id, job_id, x_session_id or None)
-    return job_out(retried, await jobs.position(db, retried))
+    return job_json(retried, await jobs.position(db, retried))
 
 
 # ---- admin -------------------------------------------------------------------------------------------------
@@ -121,7 +116,7 @@ async def all_jobs(
     pagination: Pagination,
     status: Status | None = None,
     kind: Annotated[str | None, Query(max_length=32)] = None,
-) -> Page[JobOut]:
+) -> Page[dict[str, Any]]:
     """Every user's jobs, newest first, with the same filters."""
     rows, total = await jobs.page(db, None, pagination, status=status, kind=kind)
-    return Page.of([job_out(job) for job in rows], pagination, total)
+    return Page.of([job_json(job) for job in rows], pagination, total)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, Protocol, cast
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -109,34 +109,41 @@ class RunningJob(JobView, Protocol):
     def provider_state(self) -> dict[str, Any] | None: ...
 
 
-def job_out(job: JobView, queue_position: int | None = None) -> JobOut:
-    """The job as replies and events show it. Built without validation: every field comes from the job's own
-    row, and validating them cost a worker more than the statements of a round (every event makes one)."""
+def job_json(job: JobView, queue_position: int | None = None) -> dict[str, Any]:
+    """The job as replies and events show it: ``JobOut`` as JSON, built straight from the job's own row (no model
+    is made and nothing validated: every event makes one, and a pydantic model built and dumped per event cost a
+    worker more than the statements of its round)."""
     result = job.result
     error = job.error_code
-    return JobOut.model_construct(
-        id=job.id,
-        kind=job.kind,
-        engine=job.engine,
-        model=job.model,
-        status=cast(Status, job.status),
-        progress=job.progress,
-        message=job.message,
-        queue_position=queue_position if job.status == "queued" else None,
-        input=job.input,
-        result=None
-        if result is None
-        else JobResult.model_construct(images=result.get("images", []), data=result.get("data", {})),
-        error=None if error is None else JobError.model_construct(code=error, message=job.error_message or ""),
-        cost=job.cost,
-        attempts=job.attempts,
-        priority=job.priority,
-        retry_of=job.retry_of,
-        created=job.created,
-        started=job.started,
-        finished=job.finished,
-        updated=job.updated,
-    )
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "engine": job.engine,
+        "model": job.model,
+        "status": job.status,
+        "progress": job.progress,
+        "message": job.message,
+        "queue_position": queue_position if job.status == "queued" else None,
+        "input": job.input,
+        "result": None if result is None else {"images": result.get("images", []), "data": result.get("data", {})},
+        "error": None if error is None else {"code": error, "message": job.error_message or ""},
+        "cost": job.cost,
+        "attempts": job.attempts,
+        "priority": job.priority,
+        "retry_of": job.retry_of,
+        "created": _instant(job.created),
+        "started": _instant(job.started),
+        "finished": _instant(job.finished),
+        "updated": _instant(job.updated),
+    }
+
+
+def _instant(moment: datetime | None) -> str | None:
+    """A time as pydantic writes one in JSON: ISO 8601, UTC as ``Z``."""
+    if moment is None:
+        return None
+    text = moment.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class JobSubmit(BaseModel):
