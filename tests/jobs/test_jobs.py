@@ -18,6 +18,7 @@ import pytest
 
 from artboard.engines.base import EngineError, EngineResult, JobCanceled, JobContext, OutputImage
 from artboard.engines.sketch_engine import SketchEngine
+from artboard.library.service import Library
 from tests import photos
 from tests.auth.test_admin import make_admin
 from tests.support import (
@@ -250,6 +251,36 @@ def test_only_transient_errors_are_retried_up_to_the_attempt_limit(
     job = submit(http, user, source(http, user)).json()
     failed = until(http, user, job["id"], status)
     assert failed["attempts"] == attempts and failed["error"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    ("failing_stores", "status", "code"),
+    [(1, "succeeded", None), (2, "failed", "internal_error")],
+    ids=["storage fails once", "storage fails on every attempt"],
+)
+def test_a_result_that_could_not_be_stored_is_tried_again_up_to_the_attempt_limit(
+    http: httpx.Client,
+    user: Account,
+    gate: Gate,
+    monkeypatch: pytest.MonkeyPatch,
+    failing_stores: int,
+    status: str,
+    code: str | None,
+) -> None:
+    store = Library.store
+    failures = iter(range(failing_stores))
+
+    async def failing(library: Library, owner_id: str, images: list[bytes]) -> list[Any]:
+        if next(failures, None) is not None:
+            raise OSError("No space left on device")
+        return await store(library, owner_id, images)
+
+    monkeypatch.setattr(Library, "store", failing)
+    gate.release.set()
+    job = submit(http, user, source(http, user)).json()
+    ended = until(http, user, job["id"], status)
+    assert ended["attempts"] == 2
+    assert (ended["error"] or {}).get("code") == code
 
 
 def test_retry_makes_a_new_job_of_a_failed_one_only(http: httpx.Client, user: Account, gate: Gate) -> None:

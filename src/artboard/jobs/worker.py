@@ -343,6 +343,14 @@ class Worker:
                     await self._finish(
                         running, FAILED, error=("invalid_output", f"The result could not be kept: {exc}")
                     )
+                except Exception:  # storage or the database failed: tried again now, not after the lease
+                    log.exception("job %s: its result could not be stored", job.id)
+                    if job.attempts < job.max_attempts:
+                        await self._requeue(
+                            running, "Retrying after: the result could not be stored.", delay_s=2.0**job.attempts
+                        )
+                    else:
+                        await self._finish(running, FAILED, error=("internal_error", "The result could not be stored."))
         finally:
             running.over = True
             if running.progress_writer is not None:
