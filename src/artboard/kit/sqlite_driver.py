@@ -28,9 +28,9 @@ import contextlib
 import functools
 import logging
 import sqlite3
+import threading
 import weakref
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple, TypeVar, cast
 
 import aiosqlite
@@ -154,11 +154,10 @@ _write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asy
 
 
 class _Checkpoints:
-    """A PASSIVE checkpoint of one database file every ``CHECKPOINT_EVERY_COMMITS`` commits, on a connection of its
-    own in the checkpointing thread: it waits for nobody, and readers and writers go on beside it. A checkpoint
-    still running when the next is due lets that one pass."""
-
-    _thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-checkpoint")
+    """A PASSIVE checkpoint of one database file every ``CHECKPOINT_EVERY_COMMITS`` commits, in a thread of its
+    own (started for it: fork-safe, and a thread a few hundred commits costs nothing) on a connection of its own:
+    it waits for nobody, and readers and writers go on beside it. One still running when the next is due lets
+    that one pass."""
 
     def __init__(self, database: str, uri: bool) -> None:
         self._database = database
@@ -172,16 +171,19 @@ class _Checkpoints:
             return
         self._commits = 0
         self._running = True
-        self._thread.submit(self._checkpoint).add_done_callback(self._finished)
+        threading.Thread(target=self._checkpoint_once, name="sqlite-checkpoint", daemon=True).start()
+
+    def _checkpoint_once(self) -> None:
+        try:
+            self._checkpoint()
+        except sqlite3.Error as error:
+            log.warning("checkpoint of the SQLite database failed (the next one tries again): %s", error)
+        finally:
+            self._running = False
 
     def _checkpoint(self) -> None:
         with contextlib.closing(sqlite3.connect(self._database, uri=self._uri)) as connection:
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
-
-    def _finished(self, done: Future[None]) -> None:
-        self._running = False
-        if (error := done.exception()) is not None:
-            log.warning("checkpoint of the SQLite database failed (the next one tries again): %s", error)
 
 
 _checkpoints: dict[str, _Checkpoints] = {}
