@@ -85,7 +85,7 @@ class _Running:
     progress: tuple[float, str] | None = None
     progress_written: asyncio.Event = field(default_factory=asyncio.Event)
     progress_writer: asyncio.Task[None] | None = None  # started by the first report: most jobs make none
-    over: bool = False  # its task has ended: a late report is dropped
+    over: bool = False  # its task has ended: a late report starts no writer
 
 
 class _ChangeFailed(Exception):
