@@ -324,8 +324,8 @@ class Worker:
             else:
                 await self._finish(running, CANCELED, message="Canceled.")
         except EngineError as exc:
-            if exc.transient and job.attempts < job.max_attempts:
-                await self._requeue(running, f"Retrying after: {exc.message}", delay_s=2.0**job.attempts)
+            if exc.transient:
+                await self._retry_or_fail(running, exc.code, exc.message)
             else:
                 await self._finish(running, FAILED, error=(exc.code, exc.message))
         except AppError as exc:  # e.g. the source image was deleted meanwhile
@@ -345,12 +345,7 @@ class Worker:
                     )
                 except Exception:  # storage or the database failed: tried again now, not after the lease
                     log.exception("job %s: its result could not be stored", job.id)
-                    if job.attempts < job.max_attempts:
-                        await self._requeue(
-                            running, "Retrying after: the result could not be stored.", delay_s=2.0**job.attempts
-                        )
-                    else:
-                        await self._finish(running, FAILED, error=("internal_error", "The result could not be stored."))
+                    await self._retry_or_fail(running, "internal_error", "The result could not be stored.")
         finally:
             running.over = True
             if running.progress_writer is not None:
@@ -505,6 +500,14 @@ class Worker:
         if error is not None:
             values["error_code"], values["error_message"] = error[0], error[1][:1000]
         await self._write(repository.Move(running.job.id, RUNNING, values), ends=running)
+
+    async def _retry_or_fail(self, running: _Running, code: str, message: str) -> None:
+        """A failure worth another try: back in the queue after a backoff while attempts remain, else failed."""
+        attempts = running.job.attempts
+        if attempts < running.job.max_attempts:
+            await self._requeue(running, f"Retrying after: {message}", delay_s=2.0**attempts)
+        else:
+            await self._finish(running, FAILED, error=(code, message))
 
     async def _requeue(self, running: _Running, message: str, *, delay_s: float = 0.0) -> None:
         await self._write(self._requeuing(running.job, message, delay_s), ends=running)
