@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import signal
 import stat
 from collections.abc import Callable
@@ -44,6 +45,11 @@ async def create_user(settings: Settings, email: str, password: str, username: s
         raise ValueError(exc.message) from None
 
 
+# A worker still going this long after it was asked to stop writes every thread's stack to stderr (its log): on
+# a loaded machine one has been seen to take over 30 s to go, for a reason not yet found.
+STOP_REPORT_S = 15.0
+
+
 async def run_worker(settings: Settings, started: Callable[[str], None]) -> None:
     """Run the job worker (and the maintenance beside it) with no HTTP until SIGTERM or SIGINT. On the way
     out the worker puts its running jobs back in the queue, so another worker starts them at once."""
@@ -55,6 +61,7 @@ async def run_worker(settings: Settings, started: Callable[[str], None]) -> None
         async with open_resources(settings) as resources, running([resources.pubsub.run(), *resources.job_work()]):
             started(resources.worker.id)
             await stop.wait()
+            faulthandler.dump_traceback_later(STOP_REPORT_S)  # the process ends with os._exit, report or not
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
